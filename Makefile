@@ -1,0 +1,36 @@
+# robolearn: `make demo` sets everything up and runs a small end-to-end job; `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# CPU machines: torch==2.13.0 resolves to the CPU build; an unpinned torch would pull CUDA wheels.
+TORCH  ?= torch==2.13.0
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: install demo test test-all bench pictures clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install "$(TORCH)"
+	$(PIP) install -e ".[dev]"
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/python scripts/demo.py --out out/demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-all: install
+	$(BIN)/python -m pytest -q -m "expensive or not expensive"
+
+bench: install
+	$(BIN)/python scripts/bench_env.py
+
+pictures: install
+	$(BIN)/python scripts/make_pictures.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

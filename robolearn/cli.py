@@ -1,0 +1,143 @@
+"""The `robolearn` command line: `robolearn --help` lists the jobs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from robolearn.config import ConfigError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="robolearn: grasping data, models and evaluation in headless pybullet.\n\n"
+    "ENV is a registered id (robolearn/GraspKuka-v0, robolearn/GraspPanda-v0, robolearn/KukaDiverse-v0) "
+    "or an env TOML file such as envs/kuka_diverse.toml.",
+)
+
+
+class UsageError(Exception):
+    """Bad input found by a command: reported as one line, exit code 2."""
+
+
+EnvArg = Annotated[str, typer.Option("--env", "-e", help="registered env id or env TOML file")]
+
+
+@app.command("envs")
+def envs_cmd() -> None:
+    """List the registered env ids and the preset each is built from."""
+    from robolearn.envs import ENV_IDS
+
+    for env_id, preset in ENV_IDS.items():
+        typer.echo(f"{env_id:28s} preset '{preset}'")
+
+
+@app.command("eval")
+def eval_cmd(
+    env: EnvArg = "robolearn/KukaDiverse-v0",
+    policy: Annotated[str, typer.Option(help="random | oracle")] = "oracle",
+    episodes: Annotated[int, typer.Option("--episodes", "-n", help="number of episodes")] = 20,
+    seed: Annotated[int, typer.Option(help="first episode seed; episode i uses seed + i")] = 1_000_000,
+    objects: Annotated[str, typer.Option(help="object split: test (held out) | train | all")] = "test",
+    gif: Annotated[Optional[Path], typer.Option(help="write the first episode as an animated GIF here")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="write the JSON report here")] = None,
+) -> None:
+    """Run a policy for some episodes and report its success rate (95% Wilson interval) and speed."""
+    from robolearn.envs import make_env
+    from robolearn.evaluation.rollout import POLICIES, make_policy, rollout
+
+    if episodes < 1:
+        raise UsageError(f"--episodes: got {episodes}, must be at least 1")
+    if policy not in POLICIES:
+        raise UsageError(f"--policy: unknown policy '{policy}'; allowed: {', '.join(POLICIES)}")
+    if objects not in ("test", "train", "all"):
+        raise UsageError(f"--objects: got '{objects}', allowed: test, train, all")
+    _check_writable(gif, "--gif")
+    _check_writable(json_out, "--json")
+    e = make_env(env, objects={"split": objects})
+    try:
+        report = rollout(e, make_policy(policy, e, seed=seed), range(seed, seed + episodes),
+                         record_first=1 if gif else 0, progress=True, desc=policy)  # fmt: skip
+    finally:
+        e.close()
+    summary = {"env": env, "policy": policy, "objects": objects, **report.summary()}
+    lo, hi = summary["success_ci95"]
+    ms = summary["ms_per_episode"]
+    typer.echo(f"{policy} on {env} ({objects} objects): success {summary['success_rate']:.3f} "
+               f"[95% CI {lo:.3f}-{hi:.3f}] over {report.n} episodes, {summary['episodes_per_s']:.2f} episodes/s")  # fmt: skip
+    typer.echo(f"per episode: physics {ms['physics']:.1f} ms, rendering {ms['rendering']:.1f} ms, "
+               f"python {ms['python']:.1f} ms, {summary['substeps_per_episode']:.0f} substeps")  # fmt: skip
+    if gif:
+        from robolearn.evaluation.media import write_gif
+
+        write_gif(gif, report.frames)
+        typer.echo(f"wrote {gif}")
+    if json_out:
+        json_out.write_text(json.dumps(summary, indent=2))
+        typer.echo(f"wrote {json_out}")
+
+
+@app.command("render")
+def render_cmd(
+    env: EnvArg = "robolearn/KukaDiverse-v0",
+    out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write")] = Path("view.png"),
+    seed: Annotated[int, typer.Option(help="episode seed of the scene")] = 0,
+    size: Annotated[
+        Optional[int], typer.Option(help="render at this many pixels square instead of the env's size")
+    ] = None,
+) -> None:
+    """Write the env's camera view after reset as a PNG."""
+    from robolearn.envs import make_env
+    from robolearn.evaluation.media import write_png
+
+    if size is not None and not 8 <= size <= 2048:
+        raise UsageError(f"--size: got {size}, allowed: 8-2048")
+    _check_writable(out, "--out")
+    overrides = {"camera": {"width": size, "height": size}} if size else {}
+    e = make_env(env, **overrides)
+    try:
+        obs, _ = e.reset(seed=seed)
+    finally:
+        e.close()
+    write_png(out, obs["rgb"])
+    typer.echo(f"wrote {out}")
+
+
+def _check_writable(path: Optional[Path], option: str) -> None:
+    if path is None:
+        return
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"{option}: {path} is a directory; give a file path")
+    if not parent.is_dir():
+        raise UsageError(f"{option}: directory {parent} does not exist")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point: bad input becomes one line on stderr and exit code 2, never a traceback."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except (ConfigError, UsageError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click's own usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""GraspEnv: a gymnasium env of an arm grasping procedural objects from a tray (Levine 2016 style).
+
+Action: Box(-1, 1, (4,)) = (dx, dy, dz, dyaw), scaled by `task.dv` metres and `task.da`
+radians, moving the end-effector target within the workspace. With `task.height_hack`
+the gripper descends by dv every step whatever dz says (KukaDiverseObjectEnv).
+Once the end effector is at or below `task.grasp_height` (or at the last step, with
+`task.grasp_at_last_step`) the env grasps: close the fingers, lift, and the episode
+terminates; it is a success if an object ends above `task.success_height`.
+
+Observation: Dict(rgb (H,W,3) uint8, [depth (H,W) float32 metres], state (7,) float32 =
+end-effector target xyz, sin/cos yaw, gripper opening, fraction of steps used).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from robolearn.envs.config import EnvConfig, make_config
+from robolearn.envs.task import GraspTask
+from robolearn.sim.camera import CameraPose, sample_pose
+from robolearn.sim.world import World
+
+STATE_DIM = 7
+
+
+class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(self, config: EnvConfig | dict[str, Any] | None = None, *, preset: str | None = None,
+                 render_mode: str | None = None, **overrides: Any) -> None:  # fmt: skip
+        self.config = (
+            config
+            if isinstance(config, EnvConfig) and not (preset or overrides)
+            else make_config(preset, config, **overrides)
+        )
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode {render_mode!r} is not supported; allowed: {self.metadata['render_modes']}")
+        self.render_mode = render_mode
+        cam = self.config.camera
+        obs = {"rgb": spaces.Box(0, 255, (cam.height, cam.width, 3), np.uint8)}
+        if cam.depth:
+            obs["depth"] = spaces.Box(0.0, np.float32(cam.far), (cam.height, cam.width), np.float32)
+        tc, ph = self.config.task, self.config.physics
+        top = tc.workspace_high[2] + ph.grasp_lift_substeps * ph.lift_per_substep  # the lift raises the target
+        low = np.array([*tc.workspace_low, -1, -1, 0, 0], dtype=np.float32)
+        high = np.array([*tc.workspace_high[:2], top, 1, 1, 1, 1], dtype=np.float32)
+        obs["state"] = spaces.Box(low, high, (STATE_DIM,), np.float32)
+        self.observation_space = spaces.Dict(obs)
+        self.action_space = spaces.Box(-1.0, 1.0, (4,), np.float32)
+
+        self.task = GraspTask(self.config)
+        self.world = World(arm=self.config.arm, physics=self.config.physics, renderer=self.config.renderer)
+        self.t = 0
+        self.attempted = False
+        self._pose: CameraPose = sample_pose(cam, None)
+        self._last_obs: dict[str, np.ndarray] | None = None
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        super().reset(seed=seed)
+        world = self.world
+        world.reset()
+        self.task.layout(world, self.np_random)
+        self._pose = sample_pose(self.config.camera, self.np_random)
+        self.t, self.attempted = 0, False
+        obs = self._observe()
+        return obs, {"object_ids": list(world.object_ids)}
+
+    def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        if self.attempted:
+            raise RuntimeError("step() after the episode terminated; call reset()")
+        t0 = time.perf_counter()
+        tc, world, arm = self.config.task, self.world, self.world.arm
+        a = np.clip(np.asarray(action, dtype=np.float64).reshape(4), -1.0, 1.0)
+        dz = -tc.dv if tc.height_hack else tc.dv * a[2]
+        target = np.clip(arm.target + np.array([tc.dv * a[0], tc.dv * a[1], dz]), tc.workspace_low, tc.workspace_high)
+        arm.move(target, arm.yaw + tc.da * a[3])
+        world.move_arm(self.config.physics.action_substeps)
+        self.t += 1
+        if arm.ee_position()[2] <= tc.grasp_height or (tc.grasp_at_last_step and self.t >= tc.max_steps):
+            self._grasp()
+            self.attempted = True
+        obs = self._observe()
+        success = self.attempted and self.task.success(world)
+        reward = self.task.reward(world, attempted=self.attempted)
+        truncated = not self.attempted and self.t >= tc.max_steps
+        world.timers["step"] += time.perf_counter() - t0
+        info = {"is_success": success, "grasp_attempted": self.attempted}
+        return obs, reward, self.attempted, truncated, info
+
+    def _grasp(self) -> None:
+        """Close the fingers over 100 substeps and hold, then raise the target `lift_per_substep` a substep."""
+        world, arm, ph = self.world, self.world.arm, self.config.physics
+        pos, yaw = arm.target.copy(), arm.yaw
+        for i in range(ph.grasp_close_substeps):
+            if i == 0 or not ph.early_exit:  # the target does not move: IK once is enough
+                arm.move(pos, yaw)
+            arm.grip(max(0.0, 1.0 - (i + 1) / 100))
+            world.step()
+            if ph.early_exit and i >= 100 and i % 10 == 0 and arm.still():
+                break  # arm and fingers stopped: the rest of the close phase changes nothing
+        for i in range(ph.grasp_lift_substeps):
+            pos[2] += ph.lift_per_substep
+            arm.command(pos, yaw, 0.0)
+            world.step()
+            if ph.early_exit and i >= 50 and i % 10 == 0 and not world.held_objects() and self._objects_settled():
+                break  # nothing held and nothing moving: no object can reach the success height
+
+    def _objects_settled(self) -> bool:
+        return all(self.world.at_rest(uid, linear=0.05, angular=1.0) for uid in self.world.objects)
+
+    def _observe(self) -> dict[str, np.ndarray]:
+        images = self.world.render(self.config.camera, self._pose)
+        arm, tc = self.world.arm, self.config.task
+        state = np.array(
+            [*arm.target, math.sin(arm.yaw), math.cos(arm.yaw), arm.gripper, self.t / tc.max_steps], dtype=np.float32
+        )
+        obs = {"rgb": images["rgb"]}
+        if "depth" in images:
+            obs["depth"] = images["depth"]
+        obs["state"] = state
+        self._last_obs = obs
+        return obs
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode == "rgb_array":
+            return (
+                self._last_obs["rgb"]
+                if self._last_obs is not None
+                else self.world.render(self.config.camera, self._pose)["rgb"]
+            )
+        return None
+
+    def close(self) -> None:
+        if getattr(self, "world", None) is not None:
+            self.world.close()
+            self.world = None  # type: ignore[assignment]

@@ -1,0 +1,123 @@
+"""The grasping Task: object layout, success, reward, and the scripted oracle.
+
+The env (robolearn.envs.grasp_env) owns physics: arm motion and the grasp primitive.
+The task owns what is in the tray, what counts as success, and how a privileged
+script would grasp.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pybullet as p
+
+from robolearn.envs.config import EnvConfig
+from robolearn.sim.objects import object_vertices, split_ids
+from robolearn.sim.world import World
+
+if TYPE_CHECKING:
+    from robolearn.envs.grasp_env import GraspEnv
+
+
+class GraspTask:
+    """Pick up any object from a tray of `objects.count` objects."""
+
+    def __init__(self, config: EnvConfig) -> None:
+        self.config = config
+        oc = config.objects
+        self.pool = np.asarray(oc.ids if oc.ids is not None else split_ids(oc.split), dtype=np.int64)
+
+    def layout(self, world: World, rng: np.random.Generator) -> None:
+        """Drop `count` objects of the pool at random places in the tray, one after another."""
+        oc = self.config.objects
+        chosen = rng.choice(self.pool, oc.count, replace=len(self.pool) < oc.count)
+        xy = rng.uniform(oc.spawn_low, oc.spawn_high, size=(oc.count, 2))
+        yaw = rng.uniform(oc.yaw_low, oc.yaw_high, size=oc.count)
+        world.place_objects(
+            [(int(i), float(x), float(y), float(a)) for i, (x, y), a in zip(chosen, xy, yaw)], oc.drop_height
+        )
+
+    def success(self, world: World) -> bool:
+        """True when an object's base is above `task.success_height`."""
+        h = self.config.task.success_height
+        return any(pos[2] > h for pos, _ in world.object_poses())
+
+    def reward(self, world: World, *, attempted: bool) -> float:
+        """1 for a successful grasp, else 0 (sparse, as KukaDiverseObjectEnv)."""
+        return float(attempted and self.success(world))
+
+    def oracle(self, env: GraspEnv) -> OraclePolicy:
+        """A scripted policy with privileged state that grasps well."""
+        return OraclePolicy(env)
+
+
+def grasp_frame(world: World, index: int) -> tuple[np.ndarray, float, float]:
+    """Privileged grasp of object `index`: xy centre, yaw of its narrowest horizontal width, top height."""
+    uid = world.objects[index]
+    pos, orn = p.getBasePositionAndOrientation(uid, physicsClientId=world.client)
+    rot = np.asarray(p.getMatrixFromQuaternion(orn)).reshape(3, 3)
+    v = object_vertices(world.object_ids[index]) @ rot.T + np.asarray(pos)
+    xy = v[:, :2]
+    best_yaw, best_width = 0.0, math.inf
+    for yaw in np.linspace(0.0, math.pi, 24, endpoint=False):
+        axis = np.array([math.cos(yaw), math.sin(yaw)])
+        proj = xy @ axis
+        width = proj.max() - proj.min()
+        if width < best_width:
+            best_yaw, best_width = yaw, width
+    axis = np.array([math.cos(best_yaw), math.sin(best_yaw)])
+    perp = np.array([-axis[1], axis[0]])
+    pa, pp = xy @ axis, xy @ perp
+    centre = axis * (pa.max() + pa.min()) / 2 + perp * (pp.max() + pp.min()) / 2
+    return centre, best_yaw, float(v[:, 2].max())
+
+
+class OraclePolicy:
+    """Servo the gripper over the most reachable object, turn its fingers across the object's narrow side, descend.
+
+    Reads the simulator (object poses and meshes, the arm's commanded target): a reference
+    and a data collector, not a learner.
+    """
+
+    def __init__(self, env: GraspEnv) -> None:
+        self.env = env
+        self.target: int | None = None
+
+    def reset(self) -> None:
+        self.target = None
+
+    def _choose(self) -> int:
+        """The reachable object nearest the gripper: the less the arm moves sideways, the faster it descends."""
+        world, tc = self.env.world, self.env.config.task
+        lo, hi = np.asarray(tc.workspace_low[:2]), np.asarray(tc.workspace_high[:2])
+        here = world.arm.target[:2]
+        best, best_score = 0, math.inf
+        for i in range(len(world.objects)):
+            centre, _, _ = grasp_frame(world, i)
+            outside = np.maximum(lo - centre, 0).sum() + np.maximum(centre - hi, 0).sum()
+            score = 10.0 * outside + np.linalg.norm(centre - here)
+            if score < best_score:
+                best, best_score = i, score
+        return best
+
+    def act(self, obs: object) -> np.ndarray:
+        env = self.env
+        tc, arm = env.config.task, env.world.arm
+        if self.target is None:
+            self.target = self._choose()
+        centre, yaw, top = grasp_frame(env.world, self.target)
+        goal_yaw = arm.yaw_sign * yaw
+        dyaw = (goal_yaw - arm.yaw + math.pi / 2) % math.pi - math.pi / 2  # the gripper is symmetric
+        dxy = centre - arm.target[:2]
+        steps_left = max(tc.max_steps - env.t, 1)
+        aligned = np.linalg.norm(dxy) < 0.01
+        if tc.height_hack:
+            dz = 0.0
+        elif aligned or steps_left <= math.ceil((arm.target[2] - tc.grasp_height) / tc.dv):
+            dz = (tc.grasp_height - 0.02 - arm.target[2]) / tc.dv  # go down to grasp
+        else:
+            dz = 0.0
+        a = np.array([dxy[0] / tc.dv, dxy[1] / tc.dv, dz, dyaw / tc.da], dtype=np.float64)
+        return np.clip(a, -1.0, 1.0).astype(np.float32)

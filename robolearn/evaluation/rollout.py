@@ -1,0 +1,113 @@
+"""Running a Policy in an env for some episodes, and the success rate with its confidence interval."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from robolearn.envs.grasp_env import GraspEnv
+from robolearn.policies.base import Policy, RandomPolicy
+
+POLICIES = ("random", "oracle")
+
+
+def make_policy(name: str, env: GraspEnv, *, seed: int = 0) -> Policy:
+    """A built-in policy by name: 'random' (uniform actions) or 'oracle' (the task's scripted grasp)."""
+    if name == "random":
+        return RandomPolicy(seed=seed)
+    if name == "oracle":
+        return env.task.oracle(env)
+    raise ValueError(f"unknown policy '{name}'; allowed: {', '.join(POLICIES)}")
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion (95% for z=1.96)."""
+    if n == 0:
+        return (0.0, 1.0)
+    phat = successes / n
+    denom = 1 + z * z / n
+    centre = (phat + z * z / (2 * n)) / denom
+    half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass
+class Episode:
+    seed: int
+    success: bool
+    steps: int
+    object_ids: list[int]
+    seconds: float
+
+
+@dataclass
+class RolloutReport:
+    episodes: list[Episode]
+    seconds: float
+    physics_s: float
+    render_s: float
+    substeps: int
+    frames: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.episodes)
+
+    @property
+    def successes(self) -> int:
+        return sum(e.success for e in self.episodes)
+
+    def summary(self) -> dict:
+        n = max(self.n, 1)
+        lo, hi = wilson_interval(self.successes, self.n)
+        return {
+            "episodes": self.n,
+            "success_rate": self.successes / n,
+            "success_ci95": [lo, hi],
+            "episodes_per_s": self.n / self.seconds if self.seconds else None,
+            "ms_per_episode": {
+                "total": 1000 * self.seconds / n,
+                "physics": 1000 * self.physics_s / n,
+                "rendering": 1000 * self.render_s / n,
+                "python": 1000 * (self.seconds - self.physics_s - self.render_s) / n,
+            },
+            "substeps_per_episode": self.substeps / n,
+            "per_episode": [asdict(e) for e in self.episodes],
+        }
+
+
+def rollout(env: GraspEnv, policy: Policy, seeds: Iterable[int], *, record_first: int = 0,
+            progress: bool = False, desc: str = "episodes") -> RolloutReport:  # fmt: skip
+    """Run one episode per seed; keep the rgb frames of the first `record_first` episodes."""
+    seeds = list(seeds)
+    world = env.world
+    world.timers.clear()
+    sub0 = world.substeps
+    episodes, frames = [], []
+    t0 = time.perf_counter()
+    bar = tqdm(seeds, desc=desc, unit="ep", disable=not progress, dynamic_ncols=True)
+    for i, seed in enumerate(bar):
+        te = time.perf_counter()
+        obs, info = env.reset(seed=seed)
+        if hasattr(policy, "rng"):
+            policy.rng = np.random.default_rng(seed)  # the policy's randomness also follows the episode seed
+        policy.reset()
+        if i < record_first:
+            frames.append(obs["rgb"])
+        done, steps = False, 0
+        while not done:
+            obs, _, terminated, truncated, step_info = env.step(policy.act(obs))
+            done, steps = terminated or truncated, steps + 1
+            if i < record_first:
+                frames.append(obs["rgb"])
+        episodes.append(
+            Episode(seed, bool(step_info["is_success"]), steps, info["object_ids"], time.perf_counter() - te)
+        )
+        bar.set_postfix(success=f"{sum(e.success for e in episodes) / len(episodes):.2f}")
+    return RolloutReport(episodes, time.perf_counter() - t0, world.timers["physics"], world.timers["render"],
+                         world.substeps - sub0, frames)  # fmt: skip

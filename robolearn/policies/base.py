@@ -1,0 +1,34 @@
+"""The Policy protocol that collection and evaluation depend on, and the random policy."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Anything with `reset()` and `act(obs) -> action`."""
+
+    def reset(self) -> None: ...
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray: ...
+
+
+class RandomPolicy:
+    """Uniform random actions in [-1, 1]; `down_bias` shifts dz toward descending (Levine, Quillen et al.)."""
+
+    def __init__(self, *, action_dim: int = 4, down_bias: float = 0.0, seed: int | None = None) -> None:
+        self.action_dim = action_dim
+        self.down_bias = down_bias
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, obs: Any) -> np.ndarray:
+        a = self.rng.uniform(-1.0, 1.0, self.action_dim)
+        if self.action_dim >= 3:
+            a[2] = np.clip(a[2] - self.down_bias, -1.0, 1.0)
+        return a.astype(np.float32)

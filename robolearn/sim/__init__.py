@@ -1,0 +1,1 @@
+"""The pybullet world: one DIRECT client per instance, arms, objects, tray, cameras."""

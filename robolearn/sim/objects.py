@@ -1,0 +1,43 @@
+"""The 1000 procedural objects of pybullet_data/random_urdfs and their train/test split.
+
+Test objects are the ids ending in 0 (100 of them), training objects the other
+900, as in pybullet's KukaDiverseObjectEnv and Quillen et al. 2018.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pybullet_data
+
+NUM_OBJECTS = 1000
+TEST_IDS: tuple[int, ...] = tuple(i for i in range(NUM_OBJECTS) if i % 10 == 0)
+TRAIN_IDS: tuple[int, ...] = tuple(i for i in range(NUM_OBJECTS) if i % 10 != 0)
+
+Split = Literal["train", "test", "all"]
+
+
+def split_ids(split: Split) -> tuple[int, ...]:
+    """The object ids of a split."""
+    return {"train": TRAIN_IDS, "test": TEST_IDS, "all": tuple(range(NUM_OBJECTS))}[split]
+
+
+def object_urdf(object_id: int) -> str:
+    """Path of the URDF of object `object_id` (0-999)."""
+    if not 0 <= object_id < NUM_OBJECTS:
+        raise ValueError(f"object id {object_id} is outside 0-{NUM_OBJECTS - 1}")
+    return str(Path(pybullet_data.getDataPath()) / "random_urdfs" / f"{object_id:03d}" / f"{object_id:03d}.urdf")
+
+
+@cache
+def object_vertices(object_id: int) -> np.ndarray:
+    """(n, 3) float64 vertices of the object's mesh in its own frame, scaled as its URDF scales them.
+
+    Privileged geometry for the scripted oracle (grasp point and grasp axis).
+    """
+    obj = Path(object_urdf(object_id)).with_suffix(".obj")
+    verts = [line.split()[1:4] for line in obj.read_text().splitlines() if line.startswith("v ")]
+    return np.asarray(verts, dtype=np.float64) * 0.015  # the scale in every random_urdfs URDF

@@ -1,0 +1,111 @@
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import robolearn  # noqa: F401  (registers the ids)
+from robolearn.envs import ENV_IDS
+from robolearn.envs.grasp_env import STATE_DIM, GraspEnv
+
+IDS = sorted(ENV_IDS)
+
+
+@pytest.fixture(scope="module", params=IDS)
+def env(request):
+    e = gym.make(request.param)
+    yield e
+    e.close()
+
+
+def test_gymnasium_env_checker_passes(env):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a checker warning is a failure here
+        gym_check_env(env.unwrapped, skip_render_check=True)
+
+
+def test_stable_baselines3_env_checker_passes(env):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sb3_check_env(env.unwrapped, warn=True)
+
+
+def test_spaces_and_observation(env):
+    obs, info = env.reset(seed=0)
+    space = env.observation_space
+    assert space.contains(obs)
+    assert obs["rgb"].dtype == np.uint8 and obs["rgb"].shape[2] == 3 and obs["state"].shape == (STATE_DIM,)
+    assert env.action_space.shape == (4,)
+    assert len(info["object_ids"]) == env.unwrapped.config.objects.count
+    assert obs["rgb"].std() > 5  # a real picture, not a blank frame
+
+
+def _rollout(e, seed, actions):
+    obs, info = e.reset(seed=seed)
+    frames, rewards = [obs], []
+    for a in actions:
+        obs, r, term, trunc, _ = e.step(a)
+        frames.append(obs)
+        rewards.append(r)
+        if term or trunc:
+            break
+    return info, frames, rewards
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_same_seed_same_rollout_whatever_ran_before(env_id):
+    actions = np.random.default_rng(7).uniform(-1, 1, (8, 4)).astype(np.float32)
+    a, b = gym.make(env_id).unwrapped, gym.make(env_id).unwrapped
+    try:
+        _rollout(b, 123, actions[::-1])  # b has history; a is fresh
+        ra, rb = _rollout(a, 5, actions), _rollout(b, 5, actions)
+        assert ra[0] == rb[0] and ra[2] == rb[2] and len(ra[1]) == len(rb[1])
+        for fa, fb in zip(ra[1], rb[1]):
+            np.testing.assert_array_equal(fa["rgb"], fb["rgb"])
+            np.testing.assert_array_equal(fa["state"], fb["state"])
+        different = _rollout(a, 6, actions)
+        assert different[0] != ra[0] or not np.array_equal(different[1][0]["rgb"], ra[1][0]["rgb"])
+    finally:
+        a.close()
+        b.close()
+
+
+def test_depth_and_overrides():
+    e = gym.make("robolearn/GraspKuka-v0", camera={"width": 32, "height": 24, "depth": True}).unwrapped
+    try:
+        obs, _ = e.reset(seed=1)
+        assert obs["rgb"].shape == (24, 32, 3) and obs["depth"].shape == (24, 32)
+        assert obs["depth"].dtype == np.float32 and 0.3 < float(obs["depth"].min()) < float(obs["depth"].max()) < 10
+    finally:
+        e.close()
+
+
+def test_episode_ends_in_at_most_max_steps_and_reward_matches_success():
+    e = GraspEnv(preset="kuka")
+    try:
+        e.reset(seed=3)
+        for t in range(1, 100):
+            _, r, term, trunc, info = e.step(e.action_space.sample())
+            if term or trunc:
+                break
+        assert t <= e.config.task.max_steps
+        assert term and info["grasp_attempted"]  # GraspKuka grasps at the last step at the latest
+        assert r == float(info["is_success"])
+        with pytest.raises(RuntimeError):
+            e.step(np.zeros(4, np.float32))
+    finally:
+        e.close()
+
+
+def test_two_envs_in_one_process_use_separate_clients():
+    a, b = GraspEnv(preset="kuka_diverse"), GraspEnv(preset="panda")
+    try:
+        assert a.world.client != b.world.client
+        a.reset(seed=0)
+        b.reset(seed=0)
+        a.close()
+        b.step(np.zeros(4, np.float32))  # still alive after the other env closed
+    finally:
+        b.close()
