@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -44,8 +44,8 @@ def eval_cmd(
     episodes: Annotated[int, typer.Option("--episodes", "-n", help="number of episodes")] = 20,
     seed: Annotated[int, typer.Option(help="first episode seed; episode i uses seed + i")] = 1_000_000,
     objects: Annotated[str, typer.Option(help="object split: test (held out) | train | all")] = "test",
-    gif: Annotated[Optional[Path], typer.Option(help="write the first episode as an animated GIF here")] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="write the JSON report here")] = None,
+    gif: Annotated[Path | None, typer.Option(help="write the first episode as an animated GIF here")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the JSON report here")] = None,
 ) -> None:
     """Run a policy for some episodes and report its success rate (95% Wilson interval) and speed."""
     from robolearn.envs import make_env
@@ -88,7 +88,7 @@ def render_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG to write")] = Path("view.png"),
     seed: Annotated[int, typer.Option(help="episode seed of the scene")] = 0,
     size: Annotated[
-        Optional[int], typer.Option(help="render at this many pixels square instead of the env's size")
+        int | None, typer.Option(help="render at this many pixels square instead of the env's size")
     ] = None,
 ) -> None:
     """Write the env's camera view after reset as a PNG."""
@@ -108,7 +108,7 @@ def render_cmd(
     typer.echo(f"wrote {out}")
 
 
-def _check_writable(path: Optional[Path], option: str) -> None:
+def _check_writable(path: Path | None, option: str) -> None:
     if path is None:
         return
     parent = path.parent if str(path.parent) else Path(".")
@@ -118,7 +118,7 @@ def _check_writable(path: Optional[Path], option: str) -> None:
         raise UsageError(f"{option}: directory {parent} does not exist")
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point: bad input becomes one line on stderr and exit code 2, never a traceback."""
     try:
         app(args=argv, standalone_mode=False)

@@ -96,25 +96,31 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         return obs, reward, self.attempted, truncated, info
 
     def _grasp(self) -> None:
-        """Close the fingers over 100 substeps and hold, then raise the target `lift_per_substep` a substep."""
+        """Close the fingers over 100 substeps and hold, then raise the target `lift_per_substep` a substep.
+
+        With `physics.early_exit` the grasp stops where its outcome can no longer change: the close
+        phase once arm and fingers are still; the lift once the gripper holds nothing and has risen
+        clear of every object, since an object only rises if the gripper holds it. (Clear matters: a
+        gripper jammed against the tray floor often closes on an object only as it starts to rise.)
+        """
         world, arm, ph = self.world, self.world.arm, self.config.physics
         pos, yaw = arm.target.copy(), arm.yaw
+        arm.move(pos, yaw)
         for i in range(ph.grasp_close_substeps):
-            if i == 0 or not ph.early_exit:  # the target does not move: IK once is enough
-                arm.move(pos, yaw)
+            if not ph.early_exit:
+                arm.move(pos, yaw)  # KukaDiverseObjectEnv re-solves IK for the unchanged target every substep
             arm.grip(max(0.0, 1.0 - (i + 1) / 100))
             world.step()
             if ph.early_exit and i >= 100 and i % 10 == 0 and arm.still():
-                break  # arm and fingers stopped: the rest of the close phase changes nothing
+                break
         for i in range(ph.grasp_lift_substeps):
+            if ph.early_exit and i % 10 == 0 and not world.held_objects() and world.gripper_clear_of_objects():
+                break
             pos[2] += ph.lift_per_substep
-            arm.command(pos, yaw, 0.0)
+            arm.move(pos, yaw)
+            if not ph.early_exit:
+                arm.grip(0.0)
             world.step()
-            if ph.early_exit and i >= 50 and i % 10 == 0 and not world.held_objects() and self._objects_settled():
-                break  # nothing held and nothing moving: no object can reach the success height
-
-    def _objects_settled(self) -> bool:
-        return all(self.world.at_rest(uid, linear=0.05, angular=1.0) for uid in self.world.objects)
 
     def _observe(self) -> dict[str, np.ndarray]:
         images = self.world.render(self.config.camera, self._pose)

@@ -108,16 +108,11 @@ class OraclePolicy:
         if self.target is None:
             self.target = self._choose()
         centre, yaw, top = grasp_frame(env.world, self.target)
-        goal_yaw = arm.yaw_sign * yaw
+        goal_yaw = arm.yaw_for_axis(yaw)
         dyaw = (goal_yaw - arm.yaw + math.pi / 2) % math.pi - math.pi / 2  # the gripper is symmetric
         dxy = centre - arm.target[:2]
-        steps_left = max(tc.max_steps - env.t, 1)
-        aligned = np.linalg.norm(dxy) < 0.01
-        if tc.height_hack:
-            dz = 0.0
-        elif aligned or steps_left <= math.ceil((arm.target[2] - tc.grasp_height) / tc.dv):
-            dz = (tc.grasp_height - 0.02 - arm.target[2]) / tc.dv  # go down to grasp
-        else:
-            dz = 0.0
+        # Descend at full speed from the first step: the arm lags its target, and the grasp must
+        # happen within max_steps; the sideways correction happens on the way down.
+        dz = 0.0 if tc.height_hack else (tc.grasp_height - 0.05 - arm.target[2]) / tc.dv
         a = np.array([dxy[0] / tc.dv, dxy[1] / tc.dv, dz, dyaw / tc.da], dtype=np.float64)
         return np.clip(a, -1.0, 1.0).astype(np.float32)

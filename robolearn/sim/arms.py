@@ -28,7 +28,6 @@ class Arm(ABC):
     gripper_links: frozenset[int]  # links that may touch a grasped object
     wrist_links: tuple[int, ...]  # the links that reach into the tray (free-space test)
     home_ee: tuple[float, float, float]
-    yaw_sign: float  # the fingers close along world yaw `yaw_sign * yaw` when commanded `yaw`
 
     def __init__(self, *, client: int) -> None:
         self.client = client
@@ -61,6 +60,10 @@ class Arm(ABC):
         """World position of the end-effector link's centre of mass (what KukaDiverseObjectEnv tests)."""
         return np.asarray(p.getLinkState(self.uid, self.ee_link, physicsClientId=self.client)[0])
 
+    def yaw_for_axis(self, axis_yaw: float) -> float:
+        """The commanded yaw that makes the fingers close along world direction `axis_yaw` (mod pi)."""
+        return axis_yaw
+
     def still(self, tol: float = 1e-2) -> bool:
         """True when no joint of the arm or gripper moves faster than `tol` rad/s (or m/s)."""
         states = p.getJointStates(self.uid, list(range(self.num_joints)), physicsClientId=self.client)
@@ -83,7 +86,6 @@ class KukaArm(Arm):
     gripper_links = frozenset(range(7, 14))
     wrist_links = tuple(range(5, 14))
     home_ee = (0.537, 0.0, 0.5)
-    yaw_sign = -1.0
     HOME_JOINTS = (0.006418, 0.413184, -0.011401, -1.589317, 0.005379, 1.137684, -0.006539, 0.000048,
                    -0.299912, 0.0, -0.000043, 0.299960, 0.0, -0.000200)  # fmt: skip
     LOWER = (-0.967, -2, -2.96, 0.19, -2.96, -2.09, -3.05)
@@ -92,6 +94,11 @@ class KukaArm(Arm):
     REST = (0, 0, 0, 0.5 * math.pi, 0, -math.pi * 0.5 * 0.66, 0)
     DOWN = tuple(p.getQuaternionFromEuler([0, -math.pi, 0]))
     OPEN_ANGLE = 0.3
+
+    def yaw_for_axis(self, axis_yaw: float) -> float:
+        # The wrist turns the other way from the commanded yaw (measured from the fingertip positions;
+        # the oracle grasps 75% of 40 test layouts with this, 57% with the axis a quarter turn off).
+        return -axis_yaw
 
     def _load(self) -> int:
         uid = p.loadSDF(str(DATA / "kuka_iiwa" / "kuka_with_gripper2.sdf"), physicsClientId=self.client)[0]
@@ -140,7 +147,6 @@ class PandaArm(Arm):
     gripper_links = frozenset({8, 9, 10, 11})
     wrist_links = tuple(range(5, 12))
     home_ee = (0.55, 0.0, 0.25)
-    yaw_sign = 1.0
     BASE = (0.0, 0.0, -0.19)
     HOME_JOINTS = (0.0, 0.1, 0.0, -1.9, 0.0, 2.0, 0.785)
     LOWER = (-2.9671, -1.8326, -2.9671, -3.1416, -2.9671, -0.0873, -2.9671)

@@ -8,11 +8,10 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from typing import Literal
 
 import numpy as np
 import pybullet as p
-from typing import Literal
-
 from pydantic import Field
 
 from robolearn.config import Config
@@ -34,7 +33,7 @@ class PhysicsConfig(Config):
     time_step: float = Field(1.0 / 240.0, gt=0, le=0.05)
     solver_iterations: int = Field(150, ge=1, le=1000)
     solver_residual: float = Field(
-        1e-4, ge=0, description="the solver stops iterating once its residual is below this (0: always all iterations)"
+        0.0, ge=0, description="the solver stops iterating once its residual is below this (0: pybullet's 1e-7)"
     )
     action_substeps: int = Field(80, ge=1, description="substeps per action (motion of the arm)")
     free_space_stride: int = Field(
@@ -50,6 +49,7 @@ class PhysicsConfig(Config):
     settle_substeps: int = Field(
         500, ge=0, description="substeps of settling: per object (sequential) or in all (together)"
     )
+    settle_stride: int = Field(1, ge=1, le=4, description="substeps merged into one while objects settle (layout only)")
     grasp_close_substeps: int = Field(500, ge=1)
     grasp_lift_substeps: int = Field(500, ge=1)
     lift_per_substep: float = Field(0.001, gt=0, description="metres the end-effector target rises per lift substep")
@@ -62,7 +62,7 @@ class PhysicsConfig(Config):
     @classmethod
     def faithful(cls) -> PhysicsConfig:
         """Every substep of KukaDiverseObjectEnv's schedule, no shortcuts."""
-        return cls(solver_residual=0.0, free_space_stride=1, settle="sequential", early_exit=False, sleeping=False)
+        return cls(free_space_stride=1, early_exit=False, sleeping=False)
 
 
 class World:
@@ -148,10 +148,15 @@ class World:
                 p.changeDynamics(uid, -1, activationState=p.ACTIVATION_STATE_SLEEP, physicsClientId=c)
 
     def _settle(self, uids: list[int]) -> None:
-        for i in range(self.physics.settle_substeps):
+        ph = self.physics
+        k = ph.settle_stride
+        p.setTimeStep(k * ph.time_step, physicsClientId=self.client)
+        for i in range(0, ph.settle_substeps, k):
             self.step()
-            if self.physics.early_exit and i >= 60 and i % 10 == 0 and all(self.at_rest(u) for u in uids):
+            self.substeps += k - 1
+            if ph.early_exit and i >= 60 and i % 10 < k and all(self.at_rest(u) for u in uids):
                 break
+        p.setTimeStep(ph.time_step, physicsClientId=self.client)
 
     def move_arm(self, n: int) -> None:
         """`n` substeps of arm motion, merged `free_space_stride` at a time while nothing can be touched.
@@ -174,13 +179,21 @@ class World:
                 self.step()
             done += k
 
-    def _gripper_free(self, margin: float = 0.03) -> bool:
+    def _wrist_overlaps(self, margin: float) -> set[int]:
+        """Bodies whose bounding boxes overlap the wrist and gripper's, grown by `margin`."""
         arm, c = self.arm, self.client
         boxes = [p.getAABB(arm.uid, link, physicsClientId=c) for link in arm.wrist_links]
         lo = np.min([b[0] for b in boxes], axis=0) - margin
         hi = np.max([b[1] for b in boxes], axis=0) + margin
         hits = p.getOverlappingObjects(lo.tolist(), hi.tolist(), physicsClientId=c) or ()
-        return all(uid == arm.uid for uid, _ in hits)
+        return {uid for uid, _ in hits} - {arm.uid}
+
+    def _gripper_free(self, margin: float = 0.03) -> bool:
+        return not self._wrist_overlaps(margin)
+
+    def gripper_clear_of_objects(self, margin: float = 0.01) -> bool:
+        """True when no object's bounding box comes within `margin` of the wrist and gripper's."""
+        return not (self._wrist_overlaps(margin) & set(self.objects))
 
     def at_rest(self, uid: int, *, linear: float = 1e-2, angular: float = 0.1) -> bool:
         lin, ang = p.getBaseVelocity(uid, physicsClientId=self.client)

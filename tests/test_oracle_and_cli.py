@@ -1,0 +1,64 @@
+import json
+
+import pytest
+
+from robolearn.envs import ENV_IDS, make_env
+from robolearn.evaluation.rollout import make_policy, rollout, wilson_interval
+
+
+@pytest.mark.parametrize("env_id", sorted(ENV_IDS))
+def test_oracle_grasps_test_objects_far_more_often_than_chance(env_id):
+    """10 fixed-seed episodes: a broken oracle (near the random policy's ~20%) cannot reach 5."""
+    env = make_env(env_id, objects={"split": "test"})
+    try:
+        report = rollout(env, make_policy("oracle", env), range(500, 510))
+    finally:
+        env.close()
+    assert all(oid % 10 == 0 for e in report.episodes for oid in e.object_ids)  # test objects only
+    assert report.successes >= 5, f"oracle grasped {report.successes}/10 on {env_id}"
+
+
+def test_wilson_interval():
+    lo, hi = wilson_interval(0, 10)
+    assert lo == 0.0 and 0.25 < hi < 0.35
+    lo, hi = wilson_interval(18, 20)
+    assert 0.68 < lo < 0.70 and 0.97 < hi < 0.98
+    assert wilson_interval(5, 10)[0] == pytest.approx(1 - wilson_interval(5, 10)[1])
+
+
+def test_cli_eval_writes_report_and_gif(tmp_path, run_cli):
+    out, gif = tmp_path / "r.json", tmp_path / "e.gif"
+    result = run_cli("eval", "--env", "robolearn/KukaDiverse-v0", "--policy", "random", "-n", "2",
+                     "--json", str(out), "--gif", str(gif))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["episodes"] == 2 and 0 <= report["success_rate"] <= 1 and len(report["per_episode"]) == 2
+    assert set(report["ms_per_episode"]) == {"total", "physics", "rendering", "python"}
+    assert gif.stat().st_size > 1000 and "success" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["eval", "-n", "0"], "--episodes: got 0"),
+        (["eval", "-n", "-3"], "--episodes: got -3"),
+        (["eval", "--policy", "greedy", "-n", "1"], "unknown policy 'greedy'"),
+        (["eval", "--objects", "val", "-n", "1"], "--objects: got 'val'"),
+        (["eval", "-n", "1", "--json", "/nonexistent-dir/r.json"], "directory /nonexistent-dir does not exist"),
+        (["render", "--size", "4"], "--size: got 4"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_code_2(run_cli, args, message):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+def test_cli_render_and_help(tmp_path, run_cli):
+    png = tmp_path / "v.png"
+    assert run_cli("render", "--env", "envs/panda.toml", "--size", "32", "-o", str(png)).returncode == 0
+    assert png.stat().st_size > 500
+    helptext = run_cli("--help").stdout
+    assert "eval" in helptext and "render" in helptext and "envs" in helptext
