@@ -53,8 +53,8 @@ class GraspTask:
         return OraclePolicy(env)
 
 
-def grasp_frame(world: World, index: int) -> tuple[np.ndarray, float, float]:
-    """Privileged grasp of object `index`: xy centre, yaw of its narrowest horizontal width, top height."""
+def grasp_frame(world: World, index: int) -> tuple[np.ndarray, float, float, float]:
+    """Privileged grasp of object `index`: xy centre, yaw and size of its narrowest horizontal width, top height."""
     uid = world.objects[index]
     pos, orn = p.getBasePositionAndOrientation(uid, physicsClientId=world.client)
     rot = np.asarray(p.getMatrixFromQuaternion(orn)).reshape(3, 3)
@@ -71,7 +71,14 @@ def grasp_frame(world: World, index: int) -> tuple[np.ndarray, float, float]:
     perp = np.array([-axis[1], axis[0]])
     pa, pp = xy @ axis, xy @ perp
     centre = axis * (pa.max() + pa.min()) / 2 + perp * (pp.max() + pp.min()) / 2
-    return centre, best_yaw, float(v[:, 2].max())
+    return centre, best_yaw, best_width, float(v[:, 2].max())
+
+
+# An object with a neighbour closer than CROWD_RADIUS (m) costs CROWD_WEIGHT per metre of overlap in the
+# oracle's choice: the neighbour gets between the fingers (85% vs 75% on 40 layouts, 83% vs 82% on 60 others).
+CROWD_RADIUS = 0.1
+CROWD_WEIGHT = 5.0
+DESCEND_BELOW = 0.05  # the oracle aims the end effector this far below the grasp height
 
 
 class OraclePolicy:
@@ -93,11 +100,16 @@ class OraclePolicy:
         world, tc = self.env.world, self.env.config.task
         lo, hi = np.asarray(tc.workspace_low[:2]), np.asarray(tc.workspace_high[:2])
         here = world.arm.target[:2]
+        frames = [grasp_frame(world, i) for i in range(len(world.objects))]
+        centres = np.array([f[0] for f in frames])
         best, best_score = 0, math.inf
-        for i in range(len(world.objects)):
-            centre, _, _ = grasp_frame(world, i)
+        for i, (centre, (_, _, width, _)) in enumerate(zip(centres, frames)):
             outside = np.maximum(lo - centre, 0).sum() + np.maximum(centre - hi, 0).sum()
-            score = 10.0 * outside + np.linalg.norm(centre - here)
+            others = np.delete(centres, i, axis=0)
+            gap = np.linalg.norm(others - centre, axis=1).min() if len(others) else 1.0
+            crowding = max(0.0, CROWD_RADIUS - gap)  # a neighbour in the way of the fingers
+            too_wide = width > world.arm.finger_gap - 0.005  # fingers would land on it, not around it
+            score = 10.0 * outside + np.linalg.norm(centre - here) + CROWD_WEIGHT * crowding + 1.0 * too_wide
             if score < best_score:
                 best, best_score = i, score
         return best
@@ -107,12 +119,12 @@ class OraclePolicy:
         tc, arm = env.config.task, env.world.arm
         if self.target is None:
             self.target = self._choose()
-        centre, yaw, top = grasp_frame(env.world, self.target)
+        centre, yaw, _, _ = grasp_frame(env.world, self.target)
         goal_yaw = arm.yaw_for_axis(yaw)
         dyaw = (goal_yaw - arm.yaw + math.pi / 2) % math.pi - math.pi / 2  # the gripper is symmetric
         dxy = centre - arm.target[:2]
         # Descend at full speed from the first step: the arm lags its target, and the grasp must
         # happen within max_steps; the sideways correction happens on the way down.
-        dz = 0.0 if tc.height_hack else (tc.grasp_height - 0.05 - arm.target[2]) / tc.dv
+        dz = 0.0 if tc.height_hack else (tc.grasp_height - DESCEND_BELOW - arm.target[2]) / tc.dv
         a = np.array([dxy[0] / tc.dv, dxy[1] / tc.dv, dz, dyaw / tc.da], dtype=np.float64)
         return np.clip(a, -1.0, 1.0).astype(np.float32)

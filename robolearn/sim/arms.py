@@ -28,6 +28,7 @@ class Arm(ABC):
     gripper_links: frozenset[int]  # links that may touch a grasped object
     wrist_links: tuple[int, ...]  # the links that reach into the tray (free-space test)
     home_ee: tuple[float, float, float]
+    finger_gap: float  # metres between the open fingers' inner faces
 
     def __init__(self, *, client: int) -> None:
         self.client = client
@@ -86,6 +87,7 @@ class KukaArm(Arm):
     gripper_links = frozenset(range(7, 14))
     wrist_links = tuple(range(5, 14))
     home_ee = (0.537, 0.0, 0.5)
+    finger_gap = 0.10
     HOME_JOINTS = (0.006418, 0.413184, -0.011401, -1.589317, 0.005379, 1.137684, -0.006539, 0.000048,
                    -0.299912, 0.0, -0.000043, 0.299960, 0.0, -0.000200)  # fmt: skip
     LOWER = (-0.967, -2, -2.96, 0.19, -2.96, -2.09, -3.05)
@@ -147,6 +149,7 @@ class PandaArm(Arm):
     gripper_links = frozenset({8, 9, 10, 11})
     wrist_links = tuple(range(5, 12))
     home_ee = (0.55, 0.0, 0.25)
+    finger_gap = 0.08
     BASE = (0.0, 0.0, -0.19)
     HOME_JOINTS = (0.0, 0.1, 0.0, -1.9, 0.0, 2.0, 0.785)
     LOWER = (-2.9671, -1.8326, -2.9671, -3.1416, -2.9671, -0.0873, -2.9671)
