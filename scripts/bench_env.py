@@ -192,7 +192,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
     args = ap.parse_args()
     res = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
-           "command": "python scripts/bench_env.py " + " ".join(sys.argv[1:]), "episodes": args.episodes,
+           "command": " ".join(["python scripts/bench_env.py", *sys.argv[1:]]), "episodes": args.episodes,
            "speed_episodes": args.speed_episodes}  # fmt: skip
     print("speed (one core):", flush=True)
     res["speed"] = speed(args.speed_episodes)
