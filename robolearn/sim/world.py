@@ -5,10 +5,8 @@ Never touches pybullet's module-global default client: every call names `self.cl
 
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
-from typing import Literal
 
 import numpy as np
 import pybullet as p
@@ -25,7 +23,8 @@ TRAY_ORN = (0.0, 0.0, 1.0, 0.0)
 
 class PhysicsConfig(Config):
     """Simulation settings. Defaults: KukaDiverseObjectEnv's physics (time step, solver, gains,
-    substeps per action, grasp schedule) with the substeps that cannot change the outcome cut.
+    substeps per action, grasp schedule) with substeps cut where that leaves success rates as they
+    were (docs/BENCHMARKS.md lists each cut and compares the two).
 
     `PhysicsConfig.faithful()` runs every substep of the original schedule instead.
     """
@@ -42,20 +41,14 @@ class PhysicsConfig(Config):
         le=8,
         description="substeps merged into one (time step x stride) while the gripper cannot touch anything",
     )
-    settle: Literal["sequential", "together"] = Field(
-        "sequential",
-        description="drop objects one after another (each settles alone) or all at once from stacked heights",
-    )
-    settle_substeps: int = Field(
-        500, ge=0, description="substeps of settling: per object (sequential) or in all (together)"
-    )
-    settle_stride: int = Field(1, ge=1, le=4, description="substeps merged into one while objects settle (layout only)")
+    settle_substeps: int = Field(500, ge=0, description="at most this many substeps for each dropped object to settle")
     grasp_close_substeps: int = Field(500, ge=1)
     grasp_lift_substeps: int = Field(500, ge=1)
     lift_per_substep: float = Field(0.001, gt=0, description="metres the end-effector target rises per lift substep")
     early_exit: bool = Field(
         True,
-        description="stop settling once objects rest, closing once nothing moves, lifting once nothing is held",
+        description="stop settling once objects rest, closing once nothing moves, lifting once the gripper "
+        "holds nothing and is clear of every object",
     )
     sleeping: bool = Field(True, description="resting objects sleep (Bullet deactivation) until something touches them")
 
@@ -122,41 +115,28 @@ class World:
         self.timers["physics"] += time.perf_counter() - t
 
     def place_objects(self, placements: list[tuple[int, float, float, float]], drop_height: float) -> None:
-        """Drop objects (object_id, x, y, yaw) into the tray and let them settle.
+        """Drop objects (object_id, x, y, yaw) one after another from `drop_height` into the tray.
 
-        sequential: each object is dropped from `drop_height` and settles alone for `settle_substeps`
-        (KukaDiverseObjectEnv). together: all are dropped at once, an object above any earlier one
-        whose footprint it overlaps, and settle for `settle_substeps` in all. With `early_exit`,
-        settling stops once every object rests; with `sleeping`, the objects then sleep.
+        Each settles alone for up to `settle_substeps` (KukaDiverseObjectEnv), less with
+        `early_exit` once it rests; with `sleeping`, the objects then sleep until touched.
         """
         ph, c = self.physics, self.client
         self._touched = False
-        for k, (object_id, x, y, yaw) in enumerate(placements):
+        for object_id, x, y, yaw in placements:
             t = time.perf_counter()
-            z = drop_height
-            if ph.settle == "together":
-                z += 0.15 * sum(1 for _, x2, y2, _ in placements[:k] if math.hypot(x - x2, y - y2) < 0.15)
             orn = p.getQuaternionFromEuler([0, 0, yaw])
-            self.objects.append(p.loadURDF(object_urdf(object_id), (x, y, z), orn, physicsClientId=c))
+            uid = p.loadURDF(object_urdf(object_id), (x, y, drop_height), orn, physicsClientId=c)
+            self.objects.append(uid)
             self.object_ids.append(object_id)
             self.timers["physics"] += time.perf_counter() - t
-            if ph.settle == "sequential" or k == len(placements) - 1:
-                self._settle(self.objects if ph.settle == "together" else self.objects[-1:])
+            for i in range(ph.settle_substeps):
+                self.step()
+                if ph.early_exit and i >= 60 and i % 10 == 0 and self.at_rest(uid):
+                    break
         if ph.sleeping:
             for uid in self.objects:
                 p.changeDynamics(uid, -1, activationState=p.ACTIVATION_STATE_ENABLE_SLEEPING, physicsClientId=c)
                 p.changeDynamics(uid, -1, activationState=p.ACTIVATION_STATE_SLEEP, physicsClientId=c)
-
-    def _settle(self, uids: list[int]) -> None:
-        ph = self.physics
-        k = ph.settle_stride
-        p.setTimeStep(k * ph.time_step, physicsClientId=self.client)
-        for i in range(0, ph.settle_substeps, k):
-            self.step()
-            self.substeps += k - 1
-            if ph.early_exit and i >= 60 and i % 10 < k and all(self.at_rest(u) for u in uids):
-                break
-        p.setTimeStep(ph.time_step, physicsClientId=self.client)
 
     def move_arm(self, n: int) -> None:
         """`n` substeps of arm motion, merged `free_space_stride` at a time while nothing can be touched.
