@@ -1,0 +1,143 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import zarr
+
+from robolearn.data import SCHEMA_VERSION, EpisodeStore, Feature, StoreError
+
+FRAMES = {"rgb": Feature((8, 8, 3), "uint8"), "state": Feature((7,), "float32")}
+VALUES = {"success": Feature((), "bool"), "seed": Feature((), "int64"), "object_ids": Feature((5,), "int32")}
+
+
+def make_episode(k: int) -> tuple[dict, dict]:
+    """Episode k's content depends on k alone, so any store can be checked against it."""
+    rng = np.random.default_rng(k)
+    t = 2 + k % 4
+    frames = {
+        "rgb": rng.integers(0, 256, (t, 8, 8, 3), dtype=np.uint8),
+        "state": rng.normal(size=(t, 7)).astype(np.float32),
+    }
+    values = {"success": bool(k % 3 == 0), "seed": 1000 + k, "object_ids": np.arange(5, dtype=np.int32) * 10 + k}
+    return frames, values
+
+
+def assert_episode(store: EpisodeStore, k: int) -> None:
+    frames, values = make_episode(k)
+    got = store.episode(k)
+    np.testing.assert_array_equal(got["rgb"], frames["rgb"])
+    np.testing.assert_array_equal(got["state"], frames["state"])
+    assert bool(got["success"]) == values["success"] and int(got["seed"]) == values["seed"]
+    np.testing.assert_array_equal(got["object_ids"], values["object_ids"])
+
+
+def test_round_trip_and_layout(tmp_path):
+    path = tmp_path / "s.zarr"
+    store = EpisodeStore.create(path, frame_features=FRAMES, episode_features=VALUES, attrs={"env": "kuka"})
+    for k in range(5):
+        assert store.add_episode(*make_episode(k)) == k
+    again = EpisodeStore.open(path)
+    assert again.n_episodes == 5 and again.n_frames == sum(2 + k % 4 for k in range(5))
+    assert list(np.diff(np.r_[0, again.episode_ends])) == [2 + k % 4 for k in range(5)]
+    for k in range(5):
+        assert_episode(again, k)
+    assert again.attrs == {"env": "kuka"}
+    group = zarr.open_group(str(path), mode="r")  # time-first layout others can read
+    assert group["data/rgb"].shape == (again.n_frames, 8, 8, 3) and group["meta/episode_ends"].shape == (5,)
+    assert group.attrs["robolearn"]["schema_version"] == SCHEMA_VERSION
+    with pytest.raises(StoreError, match="read-only"):
+        again.add_episode(*make_episode(5))
+
+
+def test_uncommitted_tail_is_invisible_and_cut_on_append(tmp_path):
+    path = tmp_path / "s.zarr"
+    store = EpisodeStore.create(path, frame_features=FRAMES, episode_features=VALUES)
+    for k in range(2):
+        store.add_episode(*make_episode(k))
+    # A writer killed mid-episode: frames and values appended, episode_ends grown but its value unwritten.
+    g = zarr.open_group(str(path), mode="r+")
+    n = g["data/rgb"].shape[0]
+    g["data/rgb"].resize((n + 3, 8, 8, 3))
+    g["data/rgb"][n:] = 9
+    g["meta/seed"].resize((3,))
+    g["meta/episode_ends"].resize((3,))
+    reader = EpisodeStore.open(path)
+    assert reader.n_episodes == 2 and reader.n_frames == n
+    writer = EpisodeStore.open(path, "a")
+    assert g["data/rgb"].shape[0] == n and g["meta/episode_ends"].shape == (2,)
+    writer.add_episode(*make_episode(2))
+    final = EpisodeStore.open(path)
+    assert final.n_episodes == 3
+    for k in range(3):
+        assert_episode(final, k)
+
+
+WRITER = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_store import FRAMES, VALUES, make_episode
+from robolearn.data import EpisodeStore
+path, total = sys.argv[1], int(sys.argv[2])
+try:
+    store = EpisodeStore.open(path, "a")
+except Exception:
+    store = EpisodeStore.create(path, frame_features=FRAMES, episode_features=VALUES)
+print("ready", flush=True)
+for k in range(store.n_episodes, total):
+    store.add_episode(*make_episode(k))
+"""
+
+
+def test_sigkill_at_random_moments_then_resume_gives_exactly_the_episodes(tmp_path):
+    path, total = tmp_path / "s.zarr", 40
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER.format(tests=os.path.dirname(__file__)))
+    rng = np.random.default_rng(0)
+    kills = 0
+    for _ in range(4):
+        proc = subprocess.Popen([sys.executable, str(script), str(path), str(total)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(float(rng.uniform(0.05, 0.4)))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        EpisodeStore.open(path)  # readable after every kill
+    subprocess.run([sys.executable, str(script), str(path), str(total)], check=True, capture_output=True)
+    store = EpisodeStore.open(path)
+    assert kills >= 1
+    assert store.n_episodes == total
+    for k in range(total):
+        assert_episode(store, k)
+    assert store.n_frames == sum(2 + k % 4 for k in range(total))
+
+
+def test_bad_input_is_one_clear_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="is a file"):
+        EpisodeStore.open(tmp_path / "file")
+    with pytest.raises(StoreError, match="no such store"):
+        EpisodeStore.open(tmp_path / "missing.zarr")
+    zarr.open_group(str(tmp_path / "other.zarr"), mode="w")
+    with pytest.raises(StoreError, match="not a robolearn store"):
+        EpisodeStore.open(tmp_path / "other.zarr")
+    path = tmp_path / "s.zarr"
+    store = EpisodeStore.create(path, frame_features=FRAMES, episode_features=VALUES)
+    with pytest.raises(StoreError, match="already exists"):
+        EpisodeStore.create(path, frame_features=FRAMES, episode_features=VALUES)
+    frames, values = make_episode(0)
+    with pytest.raises(StoreError, match="missing \\['state'\\]"):
+        store.add_episode({"rgb": frames["rgb"]}, values)
+    with pytest.raises(StoreError, match="shape"):
+        store.add_episode({**frames, "rgb": frames["rgb"][:, :4]}, values)
+    with pytest.raises(StoreError, match="same, non-zero number of frames"):
+        store.add_episode({**frames, "state": frames["state"][:1]}, values)
+    assert EpisodeStore.open(path).n_episodes == 0  # refused episodes left nothing behind
+    g = zarr.open_group(str(path), mode="r+")
+    g.attrs["robolearn"] = {**g.attrs["robolearn"], "schema_version": SCHEMA_VERSION + 1}
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}"):
+        EpisodeStore.open(path)
