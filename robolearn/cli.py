@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from robolearn.config import ConfigError
+from robolearn.data.store import StoreError
 
 app = typer.Typer(
     add_completion=False,
@@ -82,6 +83,39 @@ def eval_cmd(
         typer.echo(f"wrote {json_out}")
 
 
+@app.command("collect")
+def collect_cmd(
+    campaign: Annotated[Path, typer.Argument(help="campaign TOML, e.g. collection/grasp_kuka_random.toml")],
+    episodes: Annotated[int | None, typer.Option(help="override: number of episodes in the dataset")] = None,
+    workers: Annotated[int | None, typer.Option(help="override: worker processes")] = None,
+    store: Annotated[str | None, typer.Option(help="override: dataset directory")] = None,
+    resume: Annotated[
+        bool, typer.Option(help="continue the dataset in --store: collect only missing episodes")
+    ] = False,
+) -> None:
+    """Collect episodes of a policy into a dataset of shard stores (one per worker), resumable."""
+    from robolearn.collection.campaign import CampaignConfig, prepare, run_local
+    from robolearn.config import load_toml
+    from robolearn.envs import load_env_config
+
+    overrides = {k: v for k, v in {"episodes": episodes, "workers": workers, "store": store}.items() if v is not None}
+    for key in ("episodes", "workers"):
+        if key in overrides and overrides[key] < 1:
+            raise UsageError(f"--{key}: got {overrides[key]}, must be at least 1")
+    cfg = load_toml(campaign, CampaignConfig, overrides=overrides)
+    env_config = load_env_config(cfg.env, objects={"split": cfg.objects}).model_dump(mode="json")
+    todo = prepare(cfg, env_config, resume=resume)
+    if not todo:
+        typer.echo(f"{cfg.store}: all {cfg.episodes} episodes are already collected")
+        return
+    summary = run_local(cfg, env_config, todo)
+    (Path(cfg.store) / "summary.json").write_text(json.dumps(summary, indent=2))
+    typer.echo(json.dumps(summary))
+    if summary["worker_failures"] or summary["collected"] < summary["requested"]:
+        typer.echo("error: a worker failed; run again with --resume to collect the missing episodes", err=True)
+        sys.exit(1)
+
+
 @app.command("render")
 def render_cmd(
     env: EnvArg = "robolearn/KukaDiverse-v0",
@@ -122,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: bad input becomes one line on stderr and exit code 2, never a traceback."""
     try:
         app(args=argv, standalone_mode=False)
-    except (ConfigError, UsageError) as exc:
+    except (ConfigError, UsageError, StoreError) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except typer.Exit as exc:
@@ -130,13 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except typer.TyperException as exc:  # typer's own usage errors: a missing argument, an unknown option
+        typer.echo(f"error: {exc.format_message()} (see --help)", err=True)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ terminates; it is a success if an object ends above `task.success_height`.
 
 Observation: Dict(rgb (H,W,3) uint8, [depth (H,W) float32 metres], state (7,) float32 =
 end-effector target xyz, sin/cos yaw, gripper opening, fraction of steps used).
+info of step(): is_success, grasp_attempted, gripper_pose = [x, y, z, yaw] of the end-effector
+target after the action (before any lift): at the last step, the pose p_T of the grasp.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         arm.move(target, arm.yaw + tc.da * a[3])
         world.move_arm(self.config.physics.action_substeps)
         self.t += 1
+        pose = [*arm.target.tolist(), arm.yaw]  # where this action put the gripper; the grasp closes here
         if arm.ee_position()[2] <= tc.grasp_height or (tc.grasp_at_last_step and self.t >= tc.max_steps):
             self._grasp()
             self.attempted = True
@@ -92,7 +95,7 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         reward = self.task.reward(world, attempted=self.attempted)
         truncated = not self.attempted and self.t >= tc.max_steps
         world.timers["step"] += time.perf_counter() - t0
-        info = {"is_success": success, "grasp_attempted": self.attempted}
+        info = {"is_success": success, "grasp_attempted": self.attempted, "gripper_pose": pose}
         return obs, reward, self.attempted, truncated, info
 
     def _grasp(self) -> None:

@@ -1,0 +1,195 @@
+"""Collection campaigns: run a policy in an env for N episodes on a process pool, into shard stores.
+
+A dataset is a directory: `campaign.json` (the campaign and the full env config) and one shard
+store per worker, `shard-<k>.zarr`; no two processes ever write one store. Episode i of a
+campaign uses a seed derived from (campaign seed, i) alone, and each shard records the episode
+indices it committed, so a resumed campaign collects exactly the missing indices: the union of
+shards ends with episodes 0..N-1, once each, the same as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from robolearn.config import Config, ConfigError
+from robolearn.data.store import EpisodeStore, Feature, StoreError
+
+
+class CampaignConfig(Config):
+    """What to collect: `collection/*.toml`."""
+
+    env: str = Field("robolearn/GraspKuka-v0", description="registered env id or env TOML file")
+    objects: Literal["train", "test", "all"] = "train"
+    policy: Literal["random", "oracle", "mix"] = "random"
+    down_bias: float = Field(0.5, ge=0, le=2, description="random: shift of dz toward descending (Levine, Quillen)")
+    epsilon: float = Field(0.3, ge=0, le=1, description="mix: probability of a random action at each step")
+    episodes: int = Field(100, ge=1)
+    workers: int = Field(2, ge=1, le=256)
+    seed: int = Field(0, ge=0)
+    store: str = "out/dataset"
+
+
+def episode_seed(campaign_seed: int, index: int) -> int:
+    """The env seed of episode `index`: a function of the campaign seed and the index alone."""
+    return int(np.random.SeedSequence([campaign_seed, index]).generate_state(1, dtype=np.uint32)[0])
+
+
+class MixPolicy:
+    """The oracle, with each action replaced by a down-biased random one with probability epsilon."""
+
+    def __init__(self, oracle, random, epsilon: float) -> None:
+        self.oracle, self.random, self.epsilon = oracle, random, epsilon
+        self.rng = np.random.default_rng(0)
+
+    def reset(self) -> None:
+        self.oracle.reset()
+        self.random.rng = np.random.default_rng(self.rng.integers(1 << 63))
+
+    def act(self, obs):
+        a = self.oracle.act(obs)  # keep the oracle's state current either way
+        return self.random.act(obs) if self.rng.random() < self.epsilon else a
+
+
+def make_collection_policy(cfg: CampaignConfig, env):
+    from robolearn.policies.base import RandomPolicy
+
+    if cfg.policy == "random":
+        return RandomPolicy(down_bias=cfg.down_bias)
+    if cfg.policy == "oracle":
+        return env.task.oracle(env)
+    return MixPolicy(env.task.oracle(env), RandomPolicy(down_bias=cfg.down_bias), cfg.epsilon)
+
+
+def shard_paths(root: Path) -> list[Path]:
+    return sorted(root.glob("shard-*.zarr"))
+
+
+def committed_indices(root: Path) -> list[int]:
+    """Episode indices committed in any shard of the dataset at `root`."""
+    out: list[int] = []
+    for shard in shard_paths(root):
+        out.extend(int(i) for i in EpisodeStore.open(shard).values("index"))
+    return out
+
+
+def prepare(cfg: CampaignConfig, env_config: dict[str, Any], *, resume: bool) -> list[int]:
+    """Check the dataset directory against the campaign; the episode indices still to collect."""
+    root = Path(cfg.store)
+    manifest = {"campaign": cfg.model_dump(), "env_config": env_config}
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"store {root}: is a file, not a dataset directory")
+    if root.exists() and any(root.iterdir()):
+        if not resume:
+            raise ConfigError(
+                f"store {root}: already holds a dataset; pass --resume to continue it or choose another --store"
+            )
+        old = json.loads((root / "campaign.json").read_text()) if (root / "campaign.json").exists() else None
+        if old is None:
+            raise ConfigError(f"store {root}: not a robolearn dataset (no campaign.json)")
+        diff = _first_difference(old["env_config"], env_config)
+        if diff:
+            raise ConfigError(f"store {root}: --resume with a different env config: {diff}")
+        for key in ("seed", "policy", "objects"):
+            if old["campaign"][key] != manifest["campaign"][key]:
+                raise ConfigError(f"store {root}: --resume with a different {key}: "
+                                  f"{old['campaign'][key]!r} before, {manifest['campaign'][key]!r} now")  # fmt: skip
+        done = committed_indices(root)
+        if len(done) != len(set(done)):
+            raise StoreError(f"store {root}: an episode index is committed twice")
+    else:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            (root / "campaign.json").write_text(json.dumps(manifest, indent=2))
+        except OSError as exc:
+            raise ConfigError(f"store {root}: cannot write there ({exc.strerror})") from None
+        done = []
+    return sorted(set(range(cfg.episodes)) - set(done))
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            d = _first_difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+            if d:
+                return d
+        return None
+    return None if a == b else f"{path}: {a!r} before, {b!r} now"
+
+
+def _worker(cfg_json: str, env_config: dict, shard: str, indices: list[int], queue) -> None:
+    from robolearn.collection.record import features, record_episode
+    from robolearn.envs.config import EnvConfig
+    from robolearn.envs.grasp_env import GraspEnv
+
+    cfg = CampaignConfig.model_validate_json(cfg_json)
+    env = GraspEnv(EnvConfig.model_validate(env_config))
+    policy = make_collection_policy(cfg, env)
+    frame_f, value_f = features(env.config)
+    value_f = {**value_f, "index": Feature((), "int64")}
+    store = (EpisodeStore.open(shard, "a") if Path(shard).exists()
+             else EpisodeStore.create(shard, frame_features=frame_f, episode_features=value_f))  # fmt: skip
+    try:
+        for i in indices:
+            t = time.perf_counter()
+            frames, values = record_episode(env, policy, episode_seed(cfg.seed, i))
+            t_env = time.perf_counter() - t
+            store.add_episode(frames, {**values, "index": i})
+            queue.put((i, values["success"], t_env, time.perf_counter() - t - t_env))
+    finally:
+        env.close()
+
+
+def run_local(cfg: CampaignConfig, env_config: dict, todo: list[int], *, progress: bool = True) -> dict[str, Any]:
+    """Collect episodes `todo` on `cfg.workers` processes; a JSON-able summary."""
+    from tqdm import tqdm
+
+    root = Path(cfg.store)
+    existing = len(shard_paths(root))
+    chunks = [todo[w :: cfg.workers] for w in range(cfg.workers)]
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = []
+    for w, chunk in enumerate(chunks):
+        if chunk:
+            shard = str(root / f"shard-{existing + w:03d}.zarr")
+            procs.append(ctx.Process(target=_worker, args=(cfg.model_dump_json(), env_config, shard, chunk, queue)))
+    t0 = time.perf_counter()
+    for proc in procs:
+        proc.start()
+    successes = env_s = store_s = 0.0
+    done = 0
+    with tqdm(total=len(todo), desc="collect", unit="ep", disable=not progress, dynamic_ncols=True) as bar:
+        while done < len(todo):
+            try:
+                _, success, te, ts = queue.get(timeout=5)
+            except Exception:  # noqa: BLE001 - queue.Empty: check the workers are alive
+                if all(not p.is_alive() for p in procs):
+                    break
+                continue
+            done += 1
+            successes += success
+            env_s += te
+            store_s += ts
+            bar.update(1)
+            bar.set_postfix(success=f"{successes / done:.2f}")
+    for proc in procs:
+        proc.join()
+    failed = [p.exitcode for p in procs if p.exitcode != 0]
+    seconds = time.perf_counter() - t0
+    return {
+        "store": str(root),
+        "collected": done,
+        "requested": len(todo),
+        "success_rate": successes / done if done else None,
+        "episodes_per_hour": 3600 * done / seconds if seconds else None,
+        "store_time_fraction": store_s / env_s if env_s else None,
+        "seconds": seconds,
+        "worker_failures": len(failed),
+    }

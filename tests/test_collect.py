@@ -1,0 +1,104 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robolearn.data import EpisodeStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_campaign(tmp_path: Path, **kw) -> Path:
+    env = tmp_path / "tiny.toml"
+    env.write_text('arm = "kuka"\n[camera]\nwidth = 16\nheight = 16\n')
+    cfg = {"env": str(env), "policy": "random", "episodes": 6, "workers": 2, "seed": 3, "store": str(tmp_path / "ds")}
+    cfg.update(kw)
+    text = "\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items())
+    path = tmp_path / "campaign.toml"
+    path.write_text(text + "\n")
+    return path
+
+
+def episodes_by_index(store_dir: Path) -> dict[int, dict]:
+    out = {}
+    for shard in sorted(store_dir.glob("shard-*.zarr")):
+        s = EpisodeStore.open(shard)
+        for k in range(s.n_episodes):
+            ep = s.episode(k)
+            assert int(ep["index"]) not in out, "an episode index is stored twice"
+            out[int(ep["index"])] = ep
+    return out
+
+
+def collect(run_cli, campaign, *extra):
+    return run_cli("collect", str(campaign), *extra, timeout=600)
+
+
+def test_collect_then_resume_after_sigkill_gives_the_same_episodes(tmp_path, run_cli):
+    n = 12  # enough that the kill below lands well before the end
+    ref_campaign = write_campaign(tmp_path, store=str(tmp_path / "ref"), episodes=n)
+    result = collect(run_cli, ref_campaign)
+    assert result.returncode == 0, result.stderr
+    reference = episodes_by_index(tmp_path / "ref")
+    assert sorted(reference) == list(range(n))
+    summary = json.loads((tmp_path / "ref" / "summary.json").read_text())
+    assert summary["collected"] == n and 0 <= summary["success_rate"] <= 1
+
+    campaign = write_campaign(tmp_path, workers=1, episodes=n)
+    proc = subprocess.Popen([sys.executable, "-m", "robolearn.cli", "collect", str(campaign)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill once at least one episode is committed
+        shards = list((tmp_path / "ds").glob("shard-*.zarr"))
+        if shards and EpisodeStore.open(shards[0]).n_episodes >= 2:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the collector and its worker, mid-episode
+    proc.wait()
+    partial = episodes_by_index(tmp_path / "ds")
+    assert 2 <= len(partial) < n
+    result = collect(run_cli, campaign, "--resume", "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    resumed = episodes_by_index(tmp_path / "ds")
+    assert sorted(resumed) == list(range(n))
+    for i in range(n):
+        np.testing.assert_array_equal(resumed[i]["rgb"], reference[i]["rgb"])
+        np.testing.assert_array_equal(resumed[i]["motor_command"], reference[i]["motor_command"])
+        assert int(resumed[i]["seed"]) == int(reference[i]["seed"])
+    again = collect(run_cli, campaign, "--resume")
+    assert again.returncode == 0 and "already collected" in again.stdout
+
+
+@pytest.mark.parametrize(
+    "setup,args,message",
+    [
+        ("file", [], "is a file"),
+        ("exists", [], "pass --resume"),
+        ("other_env", ["--resume"], "different env config: camera.width: 16 before, 24 now"),
+        (None, ["--episodes", "0"], "--episodes: got 0"),
+        ("bad_policy", [], "key 'policy'"),
+    ],
+)
+def test_collect_bad_input_is_one_line_exit_2_and_keeps_data(tmp_path, run_cli, setup, args, message):
+    campaign = write_campaign(tmp_path, episodes=1, workers=1)
+    store = tmp_path / "ds"
+    if setup == "file":
+        store.write_text("not a dataset")
+    if setup in ("exists", "other_env"):
+        assert collect(run_cli, campaign).returncode == 0
+    if setup == "other_env":
+        (tmp_path / "tiny.toml").write_text('arm = "kuka"\n[camera]\nwidth = 24\nheight = 16\n')
+    if setup == "bad_policy":
+        campaign.write_text(campaign.read_text().replace('"random"', '"greedy"'))
+    result = collect(run_cli, campaign, *args)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+    if setup in ("exists", "other_env"):
+        assert len(episodes_by_index(store)) == 1  # nothing committed was lost
