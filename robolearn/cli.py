@@ -116,6 +116,26 @@ def collect_cmd(
         sys.exit(1)
 
 
+@app.command("info")
+def info_cmd(
+    store: Annotated[Path, typer.Argument(help="dataset directory (shard-*.zarr inside) or one store")],
+    check: Annotated[bool, typer.Option("--check", help="read every episode; name any that cannot be read")] = False,
+) -> None:
+    """Episodes, frames, success rate, shards, size on disk and compression ratio of a dataset."""
+    from robolearn.data import info
+
+    summary = info.summarize(store)
+    for key, value in summary.items():
+        typer.echo(f"{key:18s} {value:.4g}" if isinstance(value, float) else f"{key:18s} {value}")
+    if check:
+        problems = info.check(store)
+        for line in problems:
+            typer.echo(f"broken: {line}", err=True)
+        typer.echo(f"check: {summary['episodes'] - len(problems)} of {summary['episodes']} episodes readable")
+        if problems:
+            sys.exit(1)
+
+
 @app.command("render")
 def render_cmd(
     env: EnvArg = "robolearn/KukaDiverse-v0",
