@@ -141,3 +141,13 @@ def test_bad_input_is_one_clear_line(tmp_path):
     g.attrs["robolearn"] = {**g.attrs["robolearn"], "schema_version": SCHEMA_VERSION + 1}
     with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}"):
         EpisodeStore.open(path)
+
+
+def test_store_whose_creation_was_cut_short_is_recognised(tmp_path):
+    from robolearn.data.store import IncompleteStoreError
+
+    path = tmp_path / "s.zarr"
+    g = zarr.open_group(str(path), mode="w-")  # as a writer killed before writing its attributes leaves it
+    g.create_array("data/rgb", shape=(0, 8, 8, 3), chunks=(8, 8, 8, 3), dtype="uint8")
+    with pytest.raises(IncompleteStoreError, match="creation was cut short"):
+        EpisodeStore.open(path)

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field
 
 from robolearn.config import Config, ConfigError
-from robolearn.data.store import EpisodeStore, Feature, StoreError
+from robolearn.data.store import EpisodeStore, Feature, IncompleteStoreError, StoreError
 
 
 class CampaignConfig(Config):
@@ -72,10 +72,17 @@ def shard_paths(root: Path) -> list[Path]:
 
 
 def committed_indices(root: Path) -> list[int]:
-    """Episode indices committed in any shard of the dataset at `root`."""
+    """Episode indices committed in any shard of the dataset at `root`.
+
+    A shard whose creation was cut short (killed before its attributes were written) holds no
+    episode and is passed over.
+    """
     out: list[int] = []
     for shard in shard_paths(root):
-        out.extend(int(i) for i in EpisodeStore.open(shard).values("index"))
+        try:
+            out.extend(int(i) for i in EpisodeStore.open(shard).values("index"))
+        except IncompleteStoreError:
+            continue
     return out
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from robolearn.data.store import EpisodeStore, StoreError
+from robolearn.data.store import EpisodeStore, IncompleteStoreError, StoreError
 
 
 def shard_stores(path: str | Path) -> list[Path]:
@@ -18,7 +18,16 @@ def shard_stores(path: str | Path) -> list[Path]:
     if path.is_file():
         raise StoreError(f"{path}: is a file, not a dataset directory or store")
     shards = sorted(path.glob("shard-*.zarr"))
-    return shards or [path]
+    if not shards:
+        return [path]
+    complete = []
+    for shard in shards:  # a shard whose creation was cut short holds no episode: pass it over
+        try:
+            EpisodeStore.open(shard)
+        except IncompleteStoreError:
+            continue
+        complete.append(shard)
+    return complete
 
 
 def _disk_bytes(path: Path) -> int:

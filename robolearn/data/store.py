@@ -34,6 +34,10 @@ class StoreError(ValueError):
     """A store that cannot be used as asked, described in one line."""
 
 
+class IncompleteStoreError(StoreError):
+    """A zarr group without robolearn attributes: foreign, or a creation cut short (so it holds no episodes)."""
+
+
 @dataclass(frozen=True)
 class Feature:
     """One stored key: the shape of one item (a frame, or an episode's value) and its dtype."""
@@ -88,19 +92,20 @@ class EpisodeStore:
         source = str(path)
         _check_target(source, must_exist=False)
         group = zarr.open_group(source, mode="w-", storage_options=storage_options)
+        for key, f in frame_features.items():
+            group.create_array(f"data/{key}", shape=(0, *f.shape), chunks=(_chunk_len(f), *f.shape), dtype=f.dtype)
+        for key, f in episode_features.items():
+            group.create_array(f"meta/{key}", shape=(0, *f.shape), chunks=(1024, *f.shape), dtype=f.dtype)
+        group.create_array(ENDS, shape=(0,), chunks=(1024,), dtype="int64", fill_value=-1)
+        if attrs:
+            group.attrs["user"] = dict(attrs)
+        # Written last: a store whose creation was cut short has no robolearn attributes, and no episodes.
         group.attrs["robolearn"] = {
             "schema_version": SCHEMA_VERSION,
             "version": robolearn.__version__,
             "frame_features": {k: f.to_json() for k, f in frame_features.items()},
             "episode_features": {k: f.to_json() for k, f in episode_features.items()},
         }
-        if attrs:
-            group.attrs["user"] = dict(attrs)
-        for key, f in frame_features.items():
-            group.create_array(f"data/{key}", shape=(0, *f.shape), chunks=(_chunk_len(f), *f.shape), dtype=f.dtype)
-        for key, f in episode_features.items():
-            group.create_array(f"meta/{key}", shape=(0, *f.shape), chunks=(1024, *f.shape), dtype=f.dtype)
-        group.create_array(ENDS, shape=(0,), chunks=(1024,), dtype="int64", fill_value=-1)
         return cls(group, writable=True, source=source)
 
     @classmethod
@@ -116,7 +121,8 @@ class EpisodeStore:
             raise StoreError(f"{source}: not a zarr store ({type(exc).__name__})") from None
         meta = group.attrs.get("robolearn")
         if not isinstance(meta, dict) or "schema_version" not in meta:
-            raise StoreError(f"{source}: not a robolearn store (no robolearn attributes in zarr.json)")
+            raise IncompleteStoreError(f"{source}: not a robolearn store, or one whose creation was cut short "
+                                       "(no robolearn attributes in zarr.json)")  # fmt: skip
         if meta["schema_version"] != SCHEMA_VERSION:
             raise StoreError(f"{source}: store schema version {meta['schema_version']}, this robolearn reads version "
                              f"{SCHEMA_VERSION}")  # fmt: skip
