@@ -16,7 +16,7 @@ import numpy as np
 from robolearn.data.store import Feature
 from robolearn.envs.config import EnvConfig
 from robolearn.envs.grasp_env import STATE_DIM, GraspEnv
-from robolearn.policies.base import Policy
+from robolearn.policies.base import Policy, start_episode
 
 MOTOR_DIM = 5
 
@@ -53,10 +53,7 @@ def motor_commands(poses: np.ndarray, final: np.ndarray) -> np.ndarray:
 
 def record_episode(env: GraspEnv, policy: Policy, seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Run one episode of `policy` from `seed`; its frames and values for `EpisodeStore.add_episode`."""
-    obs, info = env.reset(seed=seed)
-    if hasattr(policy, "rng"):
-        policy.rng = np.random.default_rng(seed)  # the policy's randomness follows the episode seed too
-    policy.reset()
+    obs, info = start_episode(env, policy, seed)
     arm = env.world.arm
     keep = [k for k in ("rgb", "depth") if k in obs]
     frames: dict[str, list] = {k: [] for k in [*keep, "state", "action"]}

@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from robolearn.envs.grasp_env import GraspEnv
-from robolearn.policies.base import Policy, RandomPolicy
+from robolearn.policies.base import Policy, RandomPolicy, start_episode
 
 POLICIES = ("random", "oracle")
 
@@ -93,10 +93,7 @@ def rollout(env: GraspEnv, policy: Policy, seeds: Iterable[int], *, record_first
     bar = tqdm(seeds, desc=desc, unit="ep", disable=not progress, dynamic_ncols=True)
     for i, seed in enumerate(bar):
         te = time.perf_counter()
-        obs, info = env.reset(seed=seed)
-        if hasattr(policy, "rng"):
-            policy.rng = np.random.default_rng(seed)  # the policy's randomness also follows the episode seed
-        policy.reset()
+        obs, info = start_episode(env, policy, seed)
         if i < record_first:
             frames.append(obs["rgb"])
         done, steps = False, 0

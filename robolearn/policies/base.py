@@ -16,6 +16,16 @@ class Policy(Protocol):
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray: ...
 
 
+def start_episode(env: Any, policy: Policy, seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Reset `env` with `seed` and `policy` for a new episode; a policy's own randomness (`.rng`)
+    is reseeded from the same seed, so an episode is a function of its seed alone."""
+    obs, info = env.reset(seed=seed)
+    if hasattr(policy, "rng"):
+        policy.rng = np.random.default_rng(seed)
+    policy.reset()
+    return obs, info
+
+
 class RandomPolicy:
     """Uniform random actions in [-1, 1]; `down_bias` shifts dz toward descending (Levine, Quillen et al.)."""
 
