@@ -28,6 +28,7 @@ test-all: install
 
 bench: install
 	$(BIN)/python scripts/bench_env.py
+	$(BIN)/python scripts/bench_collect.py
 
 pictures: install
 	$(BIN)/python scripts/make_pictures.py

@@ -24,6 +24,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from benchdoc import replace_section  # noqa: E402
 
 from robolearn.envs.grasp_env import GraspEnv  # noqa: E402
 from robolearn.evaluation.rollout import make_policy, rollout, wilson_interval  # noqa: E402
@@ -175,13 +178,7 @@ def write_markdown(res: dict, path: Path) -> None:
         "|---|---|",
     ]
     lines += [f"| {k}x{k} | {v:.1f} |" for k, v in res["render"].items()]
-    text = "\n".join(lines) + "\n"
-    old = path.read_text() if path.exists() else "# Benchmarks\n\nEach section is written by the command it names.\n\n"
-    start = old.find("## Grasping envs")
-    if start >= 0:
-        end = old.find("\n## ", start + 1)
-        old = old[:start] + old[end + 1 :] if end >= 0 else old[:start]
-    path.write_text(old.rstrip() + "\n\n" + text)
+    replace_section(path, lines[0], "\n".join(lines) + "\n")
 
 
 def main() -> None:
