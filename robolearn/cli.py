@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from robolearn.config import ConfigError
@@ -134,6 +135,38 @@ def info_cmd(
         typer.echo(f"check: {summary['episodes'] - len(problems)} of {summary['episodes']} episodes readable")
         if problems:
             sys.exit(1)
+
+
+@app.command("view")
+def view_cmd(
+    store: Annotated[Path, typer.Argument(help="dataset directory or one store")],
+    episode: Annotated[
+        int, typer.Option("--episode", "-k", help="episode number, counted over the dataset's shards")
+    ] = 0,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for episode_<k>.mp4 and episode_<k>.png")] = Path(
+        "."
+    ),
+) -> None:
+    """Write one stored episode as an MP4 and a contact-sheet PNG, and print its values."""
+    from robolearn.data.info import shard_stores
+    from robolearn.data.store import EpisodeStore
+    from robolearn.evaluation.media import contact_sheet, write_mp4, write_png
+
+    if not out.is_dir():
+        raise UsageError(f"--out: {out} is not an existing directory")
+    k = episode
+    for shard in shard_stores(store):
+        s = EpisodeStore.open(shard)
+        if 0 <= k < s.n_episodes:
+            ep = s.episode(k)
+            break
+        k -= s.n_episodes
+    else:
+        raise UsageError(f"--episode: got {episode}, the dataset has episodes 0-{episode - k - 1}")
+    write_mp4(out / f"episode_{episode}.mp4", list(ep["rgb"]))
+    write_png(out / f"episode_{episode}.png", contact_sheet(list(ep["rgb"])), min_size=1)
+    values = {key: np.asarray(v).tolist() for key, v in ep.items() if np.ndim(v) <= 1 and key not in s.frame_features}
+    typer.echo(json.dumps({"episode": episode, "shard": str(shard), "frames": len(ep["rgb"]), **values}))
 
 
 @app.command("render")

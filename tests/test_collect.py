@@ -123,3 +123,22 @@ def test_info_reports_the_dataset_and_check_names_a_broken_episode(tmp_path, run
     assert "shard-000.zarr: episode 0 unreadable" in broken.stderr and "Traceback" not in broken.stderr
     missing = run_cli("info", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "no such dataset" in missing.stderr
+
+
+def test_view_writes_video_and_contact_sheet(tmp_path, run_cli):
+    campaign = write_campaign(tmp_path, episodes=3, workers=1)
+    assert collect(run_cli, campaign).returncode == 0
+    result = run_cli("view", str(tmp_path / "ds"), "--episode", "2", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout.strip().splitlines()[-1])
+    assert info["episode"] == 2 and info["frames"] >= 1 and "success" in info and len(info["object_ids"]) == 5
+    assert (tmp_path / "episode_2.mp4").stat().st_size > 1000 and (tmp_path / "episode_2.png").stat().st_size > 500
+    bad = run_cli("view", str(tmp_path / "ds"), "--episode", "3", "--out", str(tmp_path))
+    assert bad.returncode == 2 and "the dataset has episodes 0-2" in bad.stderr
+
+
+def test_collect_into_an_unwritable_place_is_one_line(tmp_path, run_cli):
+    (tmp_path / "afile").write_text("x")
+    campaign = write_campaign(tmp_path, episodes=1, workers=1, store=str(tmp_path / "afile" / "ds"))
+    result = collect(run_cli, campaign)
+    assert result.returncode == 2 and "cannot write there" in result.stderr and "Traceback" not in result.stderr

@@ -26,3 +26,29 @@ def write_gif(path: str | Path, frames: Sequence[np.ndarray], *, fps: float = 4.
     if not frames:
         raise ValueError("no frames to write")
     iio.imwrite(path, np.stack([upscale(f, min_size) for f in frames]), duration=1000 / fps, loop=0)
+
+
+def write_mp4(path: str | Path, frames: Sequence[np.ndarray], *, fps: float = 4.0, min_size: int = 192) -> None:
+    """An MP4 (mp4v) of RGB frames, upscaled so small observations stay visible."""
+    if not frames:
+        raise ValueError("no frames to write")
+    big = [upscale(f, min_size) for f in frames]
+    h, w = big[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    if not writer.isOpened():
+        raise OSError(f"cannot write video {path}")
+    for f in big:
+        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    writer.release()
+
+
+def contact_sheet(frames: Sequence[np.ndarray], *, columns: int = 8, min_size: int = 96) -> np.ndarray:
+    """All frames in a grid, left to right, top to bottom."""
+    big = [upscale(f, min_size) for f in frames]
+    h, w = big[0].shape[:2]
+    rows = -(-len(big) // columns)
+    sheet = np.zeros((rows * h, min(columns, len(big)) * w, 3), dtype=np.uint8)
+    for i, f in enumerate(big):
+        r, c = divmod(i, columns)
+        sheet[r * h : (r + 1) * h, c * w : (c + 1) * w] = f
+    return sheet
