@@ -93,9 +93,11 @@ def collect_cmd(
     resume: Annotated[
         bool, typer.Option(help="continue the dataset in --store: collect only missing episodes")
     ] = False,
+    backend: Annotated[str, typer.Option(help="local (process pool) | ray")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="join this Ray cluster (default: start a local one)")] = None,
 ) -> None:
     """Collect episodes of a policy into a dataset of shard stores (one per worker), resumable."""
-    from robolearn.collection.campaign import CampaignConfig, prepare, run_local
+    from robolearn.collection.campaign import CampaignConfig, prepare, run_local, run_ray
     from robolearn.config import load_toml
     from robolearn.envs import load_env_config
 
@@ -103,13 +105,17 @@ def collect_cmd(
     for key in ("episodes", "workers"):
         if key in overrides and overrides[key] < 1:
             raise UsageError(f"--{key}: got {overrides[key]}, must be at least 1")
+    if backend not in ("local", "ray"):
+        raise UsageError(f"--backend: got '{backend}', allowed: local, ray")
     cfg = load_toml(campaign, CampaignConfig, overrides=overrides)
     env_config = load_env_config(cfg.env, objects={"split": cfg.objects}).model_dump(mode="json")
     todo = prepare(cfg, env_config, resume=resume)
     if not todo:
         typer.echo(f"{cfg.store}: all {cfg.episodes} episodes are already collected")
         return
-    summary = run_local(cfg, env_config, todo)
+    summary = (
+        run_ray(cfg, env_config, todo, address=ray_address) if backend == "ray" else run_local(cfg, env_config, todo)
+    )
     (Path(cfg.store) / "summary.json").write_text(json.dumps(summary, indent=2))
     typer.echo(json.dumps(summary))
     if summary["worker_failures"] or summary["collected"] < summary["requested"]:

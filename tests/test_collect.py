@@ -142,3 +142,17 @@ def test_collect_into_an_unwritable_place_is_one_line(tmp_path, run_cli):
     campaign = write_campaign(tmp_path, episodes=1, workers=1, store=str(tmp_path / "afile" / "ds"))
     result = collect(run_cli, campaign)
     assert result.returncode == 2 and "cannot write there" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ray_backend_collects_the_same_episodes_as_the_local_one(tmp_path, run_cli):
+    pytest.importorskip("ray")  # installed with the 'ray' extra, which `make test` installs
+    campaign = write_campaign(tmp_path, episodes=4, workers=2, store=str(tmp_path / "local"))
+    assert collect(run_cli, campaign).returncode == 0
+    result = collect(run_cli, campaign, "--backend", "ray", "--store", str(tmp_path / "ray"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["backend"] == "ray"
+    a, b = episodes_by_index(tmp_path / "local"), episodes_by_index(tmp_path / "ray")
+    assert sorted(a) == sorted(b) == [0, 1, 2, 3]
+    for i in a:
+        np.testing.assert_array_equal(a[i]["rgb"], b[i]["rgb"])
+        np.testing.assert_array_equal(a[i]["motor_command"], b[i]["motor_command"])

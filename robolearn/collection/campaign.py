@@ -153,50 +153,85 @@ def _worker(cfg_json: str, env_config: dict, shard: str, indices: list[int], que
         env.close()
 
 
-def run_local(cfg: CampaignConfig, env_config: dict, todo: list[int], *, progress: bool = True) -> dict[str, Any]:
-    """Collect episodes `todo` on `cfg.workers` processes; a JSON-able summary."""
-    from tqdm import tqdm
-
+def _jobs(cfg: CampaignConfig, todo: list[int]) -> list[tuple[str, list[int]]]:
+    """(shard path, episode indices) per worker; new shards never reuse an existing shard's name."""
     root = Path(cfg.store)
     existing = len(shard_paths(root))
     chunks = [todo[w :: cfg.workers] for w in range(cfg.workers)]
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    procs = []
-    for w, chunk in enumerate(chunks):
-        if chunk:
-            shard = str(root / f"shard-{existing + w:03d}.zarr")
-            procs.append(ctx.Process(target=_worker, args=(cfg.model_dump_json(), env_config, shard, chunk, queue)))
-    t0 = time.perf_counter()
-    for proc in procs:
-        proc.start()
+    return [(str(root / f"shard-{existing + w:03d}.zarr"), chunk) for w, chunk in enumerate(chunks) if chunk]
+
+
+def _follow(queue, total: int, finished, t0: float, cfg: CampaignConfig, progress: bool) -> dict[str, Any]:
+    """Show progress from the workers' (index, success, env s, store s) reports until all are in or
+    every worker has stopped; the campaign summary."""
+    from tqdm import tqdm
+
     successes = env_s = store_s = 0.0
     done = 0
-    with tqdm(total=len(todo), desc="collect", unit="ep", disable=not progress, dynamic_ncols=True) as bar:
-        while done < len(todo):
+    with tqdm(total=total, desc="collect", unit="ep", disable=not progress, dynamic_ncols=True) as bar:
+        while done < total:
             try:
                 _, success, te, ts = queue.get(timeout=5)
-            except Exception:  # noqa: BLE001 - queue.Empty: check the workers are alive
-                if all(not p.is_alive() for p in procs):
+            except Exception:  # noqa: BLE001 - the queue's Empty (multiprocessing or ray): are workers alive?
+                if finished():
                     break
                 continue
-            done += 1
-            successes += success
-            env_s += te
-            store_s += ts
+            done, successes, env_s, store_s = done + 1, successes + success, env_s + te, store_s + ts
             bar.update(1)
             bar.set_postfix(success=f"{successes / done:.2f}")
-    for proc in procs:
-        proc.join()
-    failed = [p.exitcode for p in procs if p.exitcode != 0]
     seconds = time.perf_counter() - t0
     return {
-        "store": str(root),
+        "store": cfg.store,
         "collected": done,
-        "requested": len(todo),
+        "requested": total,
         "success_rate": successes / done if done else None,
         "episodes_per_hour": 3600 * done / seconds if seconds else None,
         "store_time_fraction": store_s / env_s if env_s else None,
         "seconds": seconds,
-        "worker_failures": len(failed),
     }
+
+
+def run_local(cfg: CampaignConfig, env_config: dict, todo: list[int], *, progress: bool = True) -> dict[str, Any]:
+    """Collect episodes `todo` on `cfg.workers` local processes; a JSON-able summary."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(cfg.model_dump_json(), env_config, shard, chunk, queue))
+             for shard, chunk in _jobs(cfg, todo)]  # fmt: skip
+    t0 = time.perf_counter()
+    for proc in procs:
+        proc.start()
+    summary = _follow(queue, len(todo), lambda: all(not p.is_alive() for p in procs), t0, cfg, progress)
+    for proc in procs:
+        proc.join()
+    return {**summary, "backend": "local", "worker_failures": sum(p.exitcode != 0 for p in procs)}
+
+
+def run_ray(cfg: CampaignConfig, env_config: dict, todo: list[int], *, address: str | None = None,
+            progress: bool = True) -> dict[str, Any]:  # fmt: skip
+    """Collect episodes `todo` as `cfg.workers` Ray tasks (a local cluster, or the one at `address`).
+
+    Each task writes its own shard at the dataset path, so on a cluster of several machines that
+    path must be shared by all of them.
+    """
+    try:
+        import ray
+        from ray.util.queue import Queue
+    except ImportError:
+        raise ConfigError("--backend ray needs Ray: pip install 'robolearn[ray]'") from None
+    if not ray.is_initialized():
+        kwargs = {"address": address} if address else {"num_cpus": cfg.workers}
+        ray.init(**kwargs, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    task = ray.remote(num_cpus=1)(_worker)
+    queue = Queue()
+    t0 = time.perf_counter()
+    refs = [task.remote(cfg.model_dump_json(), env_config, shard, chunk, queue) for shard, chunk in _jobs(cfg, todo)]
+    summary = _follow(
+        queue, len(todo), lambda: not ray.wait(refs, num_returns=len(refs), timeout=0)[1], t0, cfg, progress
+    )
+    failures = 0
+    for ref in refs:
+        try:
+            ray.get(ref)
+        except Exception:  # noqa: BLE001 - a failed task: reported in the summary; --resume recollects
+            failures += 1
+    return {**summary, "backend": "ray", "worker_failures": failures}
