@@ -55,17 +55,20 @@ def test_collect_then_resume_after_sigkill_gives_the_same_episodes(tmp_path, run
     assert summary["collected"] == n and 0 <= summary["success_rate"] <= 1
 
     campaign = write_campaign(tmp_path, workers=1, episodes=n)
-    proc = subprocess.Popen([sys.executable, "-m", "robolearn.cli", "collect", str(campaign)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    deadline = time.time() + 120
-    while time.time() < deadline:  # kill once at least two episodes are committed
-        if len(episodes_by_index(tmp_path / "ds")) >= 2:
-            break
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)  # the collector and its worker, mid-episode
-    proc.wait()
-    partial = episodes_by_index(tmp_path / "ds")
-    assert 2 <= len(partial) < n
+    rng = np.random.default_rng(1)
+    counts = []
+    for attempt in range(3):  # kill the collector (and its worker) at a random moment, three times over
+        args = ["collect", str(campaign)] + (["--resume"] if attempt else [])
+        proc = subprocess.Popen([sys.executable, "-m", "robolearn.cli", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        deadline = time.time() + 120
+        while time.time() < deadline and len(episodes_by_index(tmp_path / "ds")) < 2 * attempt + 1:
+            time.sleep(0.1)
+        time.sleep(float(rng.uniform(0.0, 0.4)))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        counts.append(len(episodes_by_index(tmp_path / "ds")))
+    assert counts == sorted(counts) and 1 <= counts[0] and counts[-1] < n  # each run added some, none finished
     result = collect(run_cli, campaign, "--resume", "--workers", "2")
     assert result.returncode == 0, result.stderr
     resumed = episodes_by_index(tmp_path / "ds")
