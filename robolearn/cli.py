@@ -154,15 +154,13 @@ def view_cmd(
     ),
 ) -> None:
     """Write one stored episode as an MP4 and a contact-sheet PNG, and print its values."""
-    from robolearn.data.info import shard_stores
-    from robolearn.data.store import EpisodeStore
+    from robolearn.data.info import open_dataset
     from robolearn.evaluation.media import contact_sheet, write_mp4, write_png
 
     if not out.is_dir():
         raise UsageError(f"--out: {out} is not an existing directory")
     k = episode
-    for shard in shard_stores(store):
-        s = EpisodeStore.open(shard)
+    for s in open_dataset(store):
         if 0 <= k < s.n_episodes:
             ep = s.episode(k)
             break
@@ -172,7 +170,7 @@ def view_cmd(
     write_mp4(out / f"episode_{episode}.mp4", list(ep["rgb"]))
     write_png(out / f"episode_{episode}.png", contact_sheet(list(ep["rgb"])), min_size=1)
     values = {key: np.asarray(v).tolist() for key, v in ep.items() if np.ndim(v) <= 1 and key not in s.frame_features}
-    typer.echo(json.dumps({"episode": episode, "shard": str(shard), "frames": len(ep["rgb"]), **values}))
+    typer.echo(json.dumps({"episode": episode, "shard": s.source, "frames": len(ep["rgb"]), **values}))
 
 
 @app.command("render")

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from robolearn.data import EpisodeStore
-from robolearn.data.store import IncompleteStoreError
+from robolearn.data.info import open_shards, shard_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,14 +26,11 @@ def write_campaign(tmp_path: Path, **kw) -> Path:
 
 
 def episodes_by_index(store_dir: Path) -> dict[int, dict]:
+    """Every committed episode of a dataset by its index (shards being created are passed over)."""
     out = {}
-    for shard in sorted(store_dir.glob("shard-*.zarr")):
-        try:
-            s = EpisodeStore.open(shard)
-        except IncompleteStoreError:  # being created right now, or its creation was cut short
-            continue
-        for k in range(s.n_episodes):
-            ep = s.episode(k)
+    for store in open_shards(shard_paths(store_dir)):
+        for k in range(store.n_episodes):
+            ep = store.episode(k)
             assert int(ep["index"]) not in out, "an episode index is stored twice"
             out[int(ep["index"])] = ep
     return out

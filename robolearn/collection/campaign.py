@@ -19,7 +19,8 @@ import numpy as np
 from pydantic import Field
 
 from robolearn.config import Config, ConfigError
-from robolearn.data.store import EpisodeStore, Feature, IncompleteStoreError, StoreError
+from robolearn.data.info import open_shards, shard_paths
+from robolearn.data.store import EpisodeStore, Feature, StoreError
 
 
 class CampaignConfig(Config):
@@ -67,23 +68,9 @@ def make_collection_policy(cfg: CampaignConfig, env):
     return MixPolicy(env.task.oracle(env), RandomPolicy(down_bias=cfg.down_bias), cfg.epsilon)
 
 
-def shard_paths(root: Path) -> list[Path]:
-    return sorted(root.glob("shard-*.zarr"))
-
-
 def committed_indices(root: Path) -> list[int]:
-    """Episode indices committed in any shard of the dataset at `root`.
-
-    A shard whose creation was cut short (killed before its attributes were written) holds no
-    episode and is passed over.
-    """
-    out: list[int] = []
-    for shard in shard_paths(root):
-        try:
-            out.extend(int(i) for i in EpisodeStore.open(shard).values("index"))
-        except IncompleteStoreError:
-            continue
-    return out
+    """Episode indices committed in any shard of the dataset at `root`."""
+    return [int(i) for store in open_shards(shard_paths(root)) for i in store.values("index")]
 
 
 def prepare(cfg: CampaignConfig, env_config: dict[str, Any], *, resume: bool) -> list[int]:

@@ -16,7 +16,6 @@ target after the action (before any lift): at the last step, the pose p_T of the
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import gymnasium as gym
@@ -78,7 +77,6 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         if self.attempted:
             raise RuntimeError("step() after the episode terminated; call reset()")
-        t0 = time.perf_counter()
         tc, world, arm = self.config.task, self.world, self.world.arm
         a = np.clip(np.asarray(action, dtype=np.float64).reshape(4), -1.0, 1.0)
         dz = -tc.dv if tc.height_hack else tc.dv * a[2]
@@ -94,7 +92,6 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         success = self.attempted and self.task.success(world)
         reward = self.task.reward(world, attempted=self.attempted)
         truncated = not self.attempted and self.t >= tc.max_steps
-        world.timers["step"] += time.perf_counter() - t0
         info = {"is_success": success, "grasp_attempted": self.attempted, "gripper_pose": pose}
         return obs, reward, self.attempted, truncated, info
 
