@@ -89,7 +89,7 @@ def collect_cmd(
     campaign: Annotated[Path, typer.Argument(help="campaign TOML, e.g. collection/grasp_kuka_random.toml")],
     episodes: Annotated[int | None, typer.Option(help="override: number of episodes in the dataset")] = None,
     workers: Annotated[int | None, typer.Option(help="override: worker processes")] = None,
-    store: Annotated[str | None, typer.Option(help="override: dataset directory")] = None,
+    store: Annotated[str | None, typer.Option(help="override: dataset directory, a path or an fsspec URL")] = None,
     resume: Annotated[
         bool, typer.Option(help="continue the dataset in --store: collect only missing episodes")
     ] = False,
@@ -99,6 +99,7 @@ def collect_cmd(
     """Collect episodes of a policy into a dataset of shard stores (one per worker), resumable."""
     from robolearn.collection.campaign import CampaignConfig, prepare, run_local, run_ray
     from robolearn.config import load_toml
+    from robolearn.data.info import join, location
     from robolearn.envs import load_env_config
 
     overrides = {k: v for k, v in {"episodes": episodes, "workers": workers, "store": store}.items() if v is not None}
@@ -116,7 +117,8 @@ def collect_cmd(
     summary = (
         run_ray(cfg, env_config, todo, address=ray_address) if backend == "ray" else run_local(cfg, env_config, todo)
     )
-    (Path(cfg.store) / "summary.json").write_text(json.dumps(summary, indent=2))
+    fs, root = location(cfg.store)
+    fs.pipe_file(join(root, "summary.json"), json.dumps(summary, indent=2).encode())
     typer.echo(json.dumps(summary))
     if summary["worker_failures"] or summary["collected"] < summary["requested"]:
         typer.echo("error: a worker failed; run again with --resume to collect the missing episodes", err=True)
@@ -125,7 +127,7 @@ def collect_cmd(
 
 @app.command("info")
 def info_cmd(
-    store: Annotated[Path, typer.Argument(help="dataset directory (shard-*.zarr inside) or one store")],
+    store: Annotated[str, typer.Argument(help="dataset directory (shard-*.zarr inside) or one store; path or URL")],
     check: Annotated[bool, typer.Option("--check", help="read every episode; name any that cannot be read")] = False,
 ) -> None:
     """Episodes, frames, success rate, shards, size on disk and compression ratio of a dataset."""
@@ -145,7 +147,7 @@ def info_cmd(
 
 @app.command("view")
 def view_cmd(
-    store: Annotated[Path, typer.Argument(help="dataset directory or one store")],
+    store: Annotated[str, typer.Argument(help="dataset directory or one store; path or URL")],
     episode: Annotated[
         int, typer.Option("--episode", "-k", help="episode number, counted over the dataset's shards")
     ] = 0,

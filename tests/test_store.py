@@ -153,32 +153,6 @@ def test_store_whose_creation_was_cut_short_is_recognised(tmp_path):
         EpisodeStore.open(path)
 
 
-@pytest.fixture
-def s3_options(monkeypatch):
-    """A local S3-compatible server (moto) on 127.0.0.1 with one bucket; fsspec options to reach it."""
-    import socket
-
-    import s3fs
-    from moto.server import ThreadedMotoServer
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    options = {"endpoint_url": f"http://127.0.0.1:{port}", "key": "test", "secret": "test"}
-    s3fs.S3FileSystem(**options).mkdir("robolearn-test")
-    yield options
-    server.stop()
-
-
 def test_store_on_object_storage_round_trips_and_appends(s3_options):
     url = "s3://robolearn-test/grasps.zarr"
     store = EpisodeStore.create(url, frame_features=FRAMES, episode_features=VALUES, storage_options=s3_options)

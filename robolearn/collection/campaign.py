@@ -1,6 +1,6 @@
 """Collection campaigns: run a policy in an env for N episodes on a process pool, into shard stores.
 
-A dataset is a directory: `campaign.json` (the campaign and the full env config) and one shard
+A dataset is a directory (a local path or an fsspec URL such as s3://bucket/grasps): `campaign.json` (the campaign and the full env config) and one shard
 store per worker, `shard-<k>.zarr`; no two processes ever write one store. Episode i of a
 campaign uses a seed derived from (campaign seed, i) alone, and each shard records the episode
 indices it committed, so a resumed campaign collects exactly the missing indices: the union of
@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import time
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
 from robolearn.config import Config, ConfigError
-from robolearn.data.info import open_shards, shard_paths
+from robolearn.data.info import join, location, open_shards, shard_paths
 from robolearn.data.store import EpisodeStore, Feature, StoreError
 
 
@@ -68,41 +67,42 @@ def make_collection_policy(cfg: CampaignConfig, env):
     return MixPolicy(env.task.oracle(env), RandomPolicy(down_bias=cfg.down_bias), cfg.epsilon)
 
 
-def committed_indices(root: Path) -> list[int]:
-    """Episode indices committed in any shard of the dataset at `root`."""
+def committed_indices(root: str) -> list[int]:
+    """Episode indices committed in any shard of the dataset at `root` (a path or URL)."""
     return [int(i) for store in open_shards(shard_paths(root)) for i in store.values("index")]
 
 
 def prepare(cfg: CampaignConfig, env_config: dict[str, Any], *, resume: bool) -> list[int]:
-    """Check the dataset directory against the campaign; the episode indices still to collect."""
-    root = Path(cfg.store)
+    """Check the dataset directory (a local path or an fsspec URL) against the campaign; the episode
+    indices still to collect."""
+    fs, root = location(cfg.store)
     manifest = {"campaign": cfg.model_dump(), "env_config": env_config}
-    if root.exists() and not root.is_dir():
-        raise ConfigError(f"store {root}: is a file, not a dataset directory")
-    if root.exists() and any(root.iterdir()):
+    if fs.isfile(root):
+        raise ConfigError(f"store {cfg.store}: is a file, not a dataset directory")
+    if fs.isdir(root) and fs.ls(root):
         if not resume:
             raise ConfigError(
-                f"store {root}: already holds a dataset; pass --resume to continue it or choose another --store"
+                f"store {cfg.store}: already holds a dataset; pass --resume to continue it or choose another --store"
             )
-        old = json.loads((root / "campaign.json").read_text()) if (root / "campaign.json").exists() else None
-        if old is None:
-            raise ConfigError(f"store {root}: not a robolearn dataset (no campaign.json)")
+        if not fs.isfile(join(root, "campaign.json")):
+            raise ConfigError(f"store {cfg.store}: not a robolearn dataset (no campaign.json)")
+        old = json.loads(fs.cat_file(join(root, "campaign.json")))
         diff = _first_difference(old["env_config"], env_config)
         if diff:
-            raise ConfigError(f"store {root}: --resume with a different env config: {diff}")
+            raise ConfigError(f"store {cfg.store}: --resume with a different env config: {diff}")
         for key in ("seed", "policy", "objects"):
             if old["campaign"][key] != manifest["campaign"][key]:
-                raise ConfigError(f"store {root}: --resume with a different {key}: "
+                raise ConfigError(f"store {cfg.store}: --resume with a different {key}: "
                                   f"{old['campaign'][key]!r} before, {manifest['campaign'][key]!r} now")  # fmt: skip
-        done = committed_indices(root)
+        done = committed_indices(cfg.store)
         if len(done) != len(set(done)):
-            raise StoreError(f"store {root}: an episode index is committed twice")
+            raise StoreError(f"store {cfg.store}: an episode index is committed twice")
     else:
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            (root / "campaign.json").write_text(json.dumps(manifest, indent=2))
+            fs.makedirs(root, exist_ok=True)
+            fs.pipe_file(join(root, "campaign.json"), json.dumps(manifest, indent=2).encode())
         except OSError as exc:
-            raise ConfigError(f"store {root}: cannot write there ({exc.strerror})") from None
+            raise ConfigError(f"store {cfg.store}: cannot write there ({exc.strerror or exc})") from None
         done = []
     return sorted(set(range(cfg.episodes)) - set(done))
 
@@ -127,7 +127,8 @@ def _worker(cfg_json: str, env_config: dict, shard: str, indices: list[int], que
     policy = make_collection_policy(cfg, env)
     frame_f, value_f = features(env.config)
     value_f = {**value_f, "index": Feature((), "int64")}
-    store = (EpisodeStore.open(shard, "a") if Path(shard).exists()
+    fs, path = location(shard)
+    store = (EpisodeStore.open(shard, "a") if fs.exists(path)
              else EpisodeStore.create(shard, frame_features=frame_f, episode_features=value_f))  # fmt: skip
     try:
         for i in indices:
@@ -142,10 +143,9 @@ def _worker(cfg_json: str, env_config: dict, shard: str, indices: list[int], que
 
 def _jobs(cfg: CampaignConfig, todo: list[int]) -> list[tuple[str, list[int]]]:
     """(shard path, episode indices) per worker; new shards never reuse an existing shard's name."""
-    root = Path(cfg.store)
-    existing = len(shard_paths(root))
+    existing = len(shard_paths(cfg.store))
     chunks = [todo[w :: cfg.workers] for w in range(cfg.workers)]
-    return [(str(root / f"shard-{existing + w:03d}.zarr"), chunk) for w, chunk in enumerate(chunks) if chunk]
+    return [(join(cfg.store, f"shard-{existing + w:03d}.zarr"), chunk) for w, chunk in enumerate(chunks) if chunk]
 
 
 def _follow(queue, total: int, finished, t0: float, cfg: CampaignConfig, progress: bool) -> dict[str, Any]:

@@ -1,21 +1,33 @@
-"""What a dataset holds: `robolearn info`. A dataset is a directory of shard stores or one store."""
+"""What a dataset holds: `robolearn info`. A dataset is a directory of shard stores or one store,
+on a local path or at any fsspec URL (s3://bucket/dataset, ...)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import numpy as np
 
 from robolearn.data.store import EpisodeStore, IncompleteStoreError, StoreError
 
 
-def shard_paths(root: str | Path) -> list[Path]:
-    """The shard stores' paths of a dataset directory, complete or not."""
-    return sorted(Path(root).glob("shard-*.zarr"))
+def location(url: str | Path) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem holding `url` and the path on it (credentials and endpoints from the environment)."""
+    return fsspec.core.url_to_fs(str(url))
 
 
-def open_shards(paths: list[Path]) -> list[EpisodeStore]:
+def join(url: str | Path, name: str) -> str:
+    return f"{str(url).rstrip('/')}/{name}"
+
+
+def shard_paths(root: str | Path) -> list[str]:
+    """The shard stores of a dataset directory, complete or not, as paths or URLs like `root`."""
+    fs, path = location(root)
+    return [join(root, Path(p).name) for p in sorted(fs.glob(join(path, "shard-*.zarr")))]
+
+
+def open_shards(paths: list[str]) -> list[EpisodeStore]:
     """Open each store for reading, passing over one whose creation was cut short (it holds no episode)."""
     stores = []
     for path in paths:
@@ -26,19 +38,20 @@ def open_shards(paths: list[Path]) -> list[EpisodeStore]:
     return stores
 
 
-def open_dataset(path: str | Path) -> list[EpisodeStore]:
-    """The stores of a dataset directory (its complete shards), or the one store at `path`."""
-    path = Path(path)
-    if not path.exists():
-        raise StoreError(f"{path}: no such dataset or store")
-    if path.is_file():
-        raise StoreError(f"{path}: is a file, not a dataset directory or store")
-    shards = shard_paths(path)
-    return open_shards(shards) if shards else [EpisodeStore.open(path)]
+def open_dataset(url: str | Path) -> list[EpisodeStore]:
+    """The stores of a dataset directory (its complete shards), or the one store at `url`."""
+    fs, path = location(url)
+    if not fs.exists(path):
+        raise StoreError(f"{url}: no such dataset or store")
+    if fs.isfile(path):
+        raise StoreError(f"{url}: is a file, not a dataset directory or store")
+    shards = shard_paths(url)
+    return open_shards(shards) if shards else [EpisodeStore.open(url)]
 
 
-def _disk_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+def _disk_bytes(url: str) -> int:
+    fs, path = location(url)
+    return int(fs.du(path, total=True)) if fs.exists(path) else 0
 
 
 def summarize(path: str | Path) -> dict[str, Any]:
@@ -54,8 +67,8 @@ def summarize(path: str | Path) -> dict[str, Any]:
             successes += float(np.sum(store.values("success")))
         for key, f in store.frame_features.items():
             raw += store.n_frames * int(np.prod(f.shape, dtype=np.int64)) * np.dtype(f.dtype).itemsize
-            disk += _disk_bytes(Path(store.source) / "data" / key)
-        total += _disk_bytes(Path(store.source))
+            disk += _disk_bytes(join(store.source, f"data/{key}"))
+        total += _disk_bytes(store.source)
     return {
         "path": str(path),
         "shards": len(stores),
