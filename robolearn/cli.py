@@ -12,6 +12,7 @@ import typer
 
 from robolearn.config import ConfigError
 from robolearn.data.store import StoreError
+from robolearn.train import CheckpointError
 
 app = typer.Typer(
     add_completion=False,
@@ -125,6 +126,40 @@ def collect_cmd(
         sys.exit(1)
 
 
+@app.command("train")
+def train_cmd(
+    config: Annotated[Path, typer.Argument(help="training TOML, e.g. policies/grasp_cnn.toml")],
+    store: Annotated[list[str] | None, typer.Option(help="training dataset (repeatable); replaces data.stores")] = None,
+    val_store: Annotated[
+        list[str] | None, typer.Option(help="validation dataset, e.g. on test objects (repeatable)")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="override: training steps")] = None,
+    out: Annotated[str | None, typer.Option(help="override: run folder (checkpoints/, tb/, summary.json)")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="override: data.batch_size")] = None,
+    workers: Annotated[int | None, typer.Option(help="override: data.workers (loader processes)")] = None,
+    precision: Annotated[str | None, typer.Option(help="override: no | bf16 | fp16")] = None,
+    device: Annotated[str | None, typer.Option(help="override: auto | cpu")] = None,
+    resume: Annotated[bool, typer.Option(help="continue the run in --out from its latest checkpoint")] = False,
+) -> None:
+    """Train the grasp-success CNN on stored episodes; checkpoints, TensorBoard logs, validation metrics.
+
+    Data-parallel: `torchrun --nproc_per_node N -m robolearn.cli train ...` or `accelerate launch`."""
+    from robolearn.config import load_toml
+    from robolearn.train.grasp import TrainConfig, train
+
+    overrides: dict = {k: v for k, v in {"steps": steps, "out": out, "precision": precision, "device": device}.items()
+                       if v is not None}  # fmt: skip
+    data = {k: v for k, v in {"stores": store, "val_stores": val_store, "batch_size": batch_size,
+                              "workers": workers}.items() if v is not None}  # fmt: skip
+    if data:
+        overrides["data"] = data
+    cfg = load_toml(config, TrainConfig, overrides=overrides)
+    summary = train(cfg, resume=resume, source=str(config))
+    if summary["main_process"]:
+        typer.echo(json.dumps({k: summary[k] for k in ("checkpoint", "samples_per_s", "loader_wait_fraction")}
+                              | {"val_" + k: summary["val"][k] for k in ("loss", "accuracy", "auc", "ece")}))  # fmt: skip
+
+
 @app.command("info")
 def info_cmd(
     store: Annotated[str, typer.Argument(help="dataset directory (shard-*.zarr inside) or one store; path or URL")],
@@ -215,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: bad input becomes one line on stderr and exit code 2, never a traceback."""
     try:
         app(args=argv, standalone_mode=False)
-    except (ConfigError, UsageError, StoreError) as exc:
+    except (ConfigError, UsageError, StoreError, CheckpointError) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except typer.Exit as exc:

@@ -87,13 +87,15 @@ class EpisodeStore:
     @classmethod
     def create(cls, path: str | Path, *, frame_features: Mapping[str, Feature],
                episode_features: Mapping[str, Feature], attrs: Mapping[str, Any] | None = None,
-               storage_options: dict | None = None) -> EpisodeStore:  # fmt: skip
-        """A new, empty store at `path` (a local path or an fsspec URL); refuses to overwrite one."""
+               storage_options: dict | None = None, chunk_bytes: int = 1 << 20) -> EpisodeStore:  # fmt: skip
+        """A new, empty store at `path` (a local path or an fsspec URL); refuses to overwrite one. Frame
+        arrays are chunked in whole frames, about `chunk_bytes` uncompressed per chunk."""
         source = str(path)
         _check_target(source, must_exist=False)
         group = zarr.open_group(source, mode="w-", storage_options=storage_options)
         for key, f in frame_features.items():
-            group.create_array(f"data/{key}", shape=(0, *f.shape), chunks=(_chunk_len(f), *f.shape), dtype=f.dtype)
+            group.create_array(f"data/{key}", shape=(0, *f.shape), chunks=(_chunk_len(f, chunk_bytes), *f.shape),
+                               dtype=f.dtype)  # fmt: skip
         for key, f in episode_features.items():
             group.create_array(f"meta/{key}", shape=(0, *f.shape), chunks=(1024, *f.shape), dtype=f.dtype)
         group.create_array(ENDS, shape=(0,), chunks=(1024,), dtype="int64", fill_value=-1)

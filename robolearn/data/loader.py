@@ -1,0 +1,327 @@
+"""Training batches from (sharded) episode stores: labelled frames (I_t, v_t, success).
+
+Reading one random frame from a compressed store costs a whole chunk's decompression, so the
+streaming loader reads whole chunks (a *unit*: the frames of one rgb chunk) in a shuffled order and
+mixes them in a shuffle buffer of `buffer_frames` frames; worker processes each stream their share
+of the units. When the selected frames fit in `memory_limit_mb` they are read once into memory
+instead and shuffled by permutation.
+
+The batch sequence is a function of (seed, number of streams, process rank and count) alone, and
+`batches(start_step)` starts it at any step without reading the skipped epochs, so a resumed
+training run sees exactly the batches an uninterrupted one would. Augmentation that is cheap on
+uint8 (a random shift: pad by edge replication, crop back) happens here; colour jitter is applied
+to float images on the training device (`color_jitter`), the last moment.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from robolearn.data.store import EpisodeStore, StoreError
+from robolearn.sim.objects import TEST_IDS
+
+NEEDED_FRAMES = ("rgb", "motor_command")
+NEEDED_VALUES = ("success",)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Episodes of one store chosen for a split; `success` per episode (E,), `chosen` (E,) bool."""
+
+    source: str
+    ends: np.ndarray
+    success: np.ndarray
+    chosen: np.ndarray
+    chunk: int
+
+    @property
+    def n_frames(self) -> int:
+        starts = np.concatenate([[0], self.ends[:-1]])
+        return int(np.sum((self.ends - starts)[self.chosen]))
+
+    def units(self) -> list[tuple[int, int]]:
+        """(start, end) frame ranges of the rgb chunks that hold a chosen frame."""
+        if not self.chosen.any():
+            return []
+        n = int(self.ends[-1])
+        out = []
+        for start in range(0, n, self.chunk):
+            end = min(start + self.chunk, n)
+            first, last = np.searchsorted(self.ends, [start, end - 1], side="right")
+            if self.chosen[first : last + 1].any():
+                out.append((start, end))
+        return out
+
+    def labels(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """For frames start..end-1: (chosen mask, success label)."""
+        episode = np.searchsorted(self.ends, np.arange(start, end), side="right")
+        return self.chosen[episode], self.success[episode].astype(np.float32)
+
+
+def check_store(store: EpisodeStore, image_size: int | None = None) -> None:
+    """Refuse, in one line, a store that lacks what grasp training reads or holds images of another size."""
+    missing = [f"data/{k}" for k in NEEDED_FRAMES if k not in store.frame_features]
+    missing += [f"meta/{k}" for k in NEEDED_VALUES if k not in store.episode_features]
+    if missing:
+        raise StoreError(f"{store.source}: grasp training needs {', '.join(missing)}, which this store does not have")
+    shape = store.frame_features["rgb"].shape
+    if image_size is not None and shape != (image_size, image_size, 3):
+        raise StoreError(f"{store.source}: rgb frames are {shape[0]}x{shape[1]}, the model takes "
+                         f"{image_size}x{image_size} (set model.image_size or use another store)")  # fmt: skip
+
+
+def _mix(a: np.ndarray, b: int) -> np.ndarray:
+    """A 64-bit hash (splitmix64) of each value of `a` with salt `b`: uniform in [0, 1)."""
+    with np.errstate(over="ignore"):
+        z = a.astype(np.uint64) + np.uint64(b) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def select(stores: Sequence[EpisodeStore], *, holdout: float, split_seed: int, part: str) -> list[Selection]:
+    """Choose episodes for `part`: 'train' (not held out, and no test-set object), 'holdout' (held
+    out by a hash of the episode seed, a fraction `holdout`), or 'all'."""
+    out = []
+    test = np.asarray(sorted(TEST_IDS))
+    for store in stores:
+        n = store.n_episodes
+        if part == "all":
+            chosen = np.ones(n, bool)
+        else:
+            seeds = store.values("seed") if "seed" in store.episode_features else np.arange(n)
+            held = _mix(np.asarray(seeds), split_seed) < holdout
+            chosen = held if part == "holdout" else ~held
+            if part == "train" and "object_ids" in store.episode_features:
+                chosen &= ~np.isin(store.values("object_ids"), test).any(axis=1)
+        rgb = store.group["data/rgb"]
+        out.append(Selection(store.source, store.episode_ends, store.values("success"), chosen, rgb.chunks[0]))
+    return out
+
+
+def shift_offsets(rng: np.random.Generator, n: int, pad: int) -> np.ndarray:
+    """(2, n) random (dy, dx) crop offsets for `random_shift`."""
+    return rng.integers(0, 2 * pad + 1, size=(2, n))
+
+
+def random_shift(rgb: np.ndarray, pad: int, offsets: np.ndarray) -> np.ndarray:
+    """(B,H,W,3) uint8: each image padded by `pad` (edge pixels repeated) and cropped back at its offset."""
+    if pad <= 0:
+        return rgb
+    b, h, w, _ = rgb.shape
+    padded = np.pad(rgb, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
+    dy, dx = offsets
+    return np.stack([padded[i, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(b)])
+
+
+def color_jitter(rgb: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+    """(B,H,W,3) uint8 -> float in [0,1] with random brightness, contrast and per-channel gain."""
+    x = rgb.float() / 255
+    if strength <= 0:
+        return x
+    b = x.shape[0]
+
+    def u(*shape):
+        return (torch.rand(*shape, generator=generator) * 2 - 1).to(x.device) * strength
+
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * (1 + u(b, 1, 1, 1)) + mean + u(b, 1, 1, 1)
+    return (x * (1 + u(b, 1, 1, 3))).clamp(0, 1)
+
+
+class _Reader:
+    """Opens stores lazily (once per process) and reads a unit's chosen frames."""
+
+    def __init__(self, selections: Sequence[Selection]) -> None:
+        self.selections = selections
+        self.open: dict[int, EpisodeStore] = {}
+
+    def read(self, k: int, start: int, end: int) -> dict[str, np.ndarray]:
+        if k not in self.open:
+            self.open[k] = EpisodeStore.open(self.selections[k].source)
+        g = self.open[k].group
+        mask, success = self.selections[k].labels(start, end)
+        return {
+            "rgb": g["data/rgb"][start:end][mask],
+            "motor_command": g["data/motor_command"][start:end][mask],
+            "success": success[mask],
+        }
+
+
+def _emit_counts(sizes: Sequence[int], buffer: int, batch: int) -> list[int]:
+    """Batches emitted after each unit of `sizes` frames by the shuffle buffer (see `_Stream`), and
+    at the end of the epoch. Depends on counts only, so skipping an epoch needs no reading."""
+    counts, held = [], 0
+    for n in sizes:
+        held += n
+        k = (held - buffer // 2) // batch if held >= buffer else 0
+        counts.append(k)
+        held -= k * batch
+    counts.append(held // batch)
+    return counts
+
+
+class _Buffer:
+    """Frames held for shuffling, in preallocated arrays (no copy of the whole buffer per unit read)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.n, self.arrays = capacity, 0, None
+
+    def add(self, new: dict[str, np.ndarray]) -> None:
+        m = len(new["success"])
+        if self.arrays is None:
+            self.arrays = {k: np.empty((self.capacity, *v.shape[1:]), v.dtype) for k, v in new.items()}
+        if self.n + m > self.capacity:  # a unit larger than expected: grow
+            self.capacity = 2 * (self.n + m)
+            self.arrays = {k: np.concatenate([v[: self.n], np.empty((self.capacity - self.n, *v.shape[1:]), v.dtype)])
+                           for k, v in self.arrays.items()}  # fmt: skip
+        for k, v in new.items():
+            self.arrays[k][self.n : self.n + m] = v
+        self.n += m
+
+    def take(self, perm: np.ndarray, count: int) -> dict[str, np.ndarray]:
+        """The frames perm[:count] out; the rest (perm[count:]) moved to the front."""
+        out = {k: v[perm[:count]] for k, v in self.arrays.items()}
+        rest = perm[count:]
+        for v in self.arrays.values():
+            v[: len(rest)] = v[rest]
+        self.n = len(rest)
+        return out
+
+
+class _Stream:
+    """One stream's infinite sequence of batches: epochs of its share of units, in a shuffled order,
+    through a shuffle buffer that holds `buffer` frames and emits random batches once full."""
+
+    def __init__(self, loader: StreamingLoader, stream: int) -> None:
+        self.loader, self.stream = loader, stream
+        self.reader = _Reader(loader.selections)
+
+    def units(self, epoch: int) -> list[tuple[int, int, int]]:
+        ld = self.loader
+        order = np.random.default_rng([ld.seed, epoch]).permutation(len(ld.units))
+        share = order[ld.rank :: ld.world][self.stream :: ld.streams]
+        return [ld.units[i] for i in share]
+
+    def batches(self, skip: int) -> Iterator[dict[str, np.ndarray]]:
+        ld = self.loader
+        bs = ld.batch_size
+        epoch = 0
+        buf = _Buffer(ld.buffer + max(ld.sizes.values()) + bs)
+        while True:
+            units = self.units(epoch)
+            counts = _emit_counts([ld.sizes[u] for u in units], ld.buffer, bs)
+            if sum(counts) == 0 and epoch == 0:
+                return  # this stream has too few frames for one batch
+            if skip >= sum(counts):  # skip a whole epoch without reading it
+                skip, epoch = skip - sum(counts), epoch + 1
+                continue
+            rng = np.random.default_rng([ld.seed, epoch, ld.rank, self.stream, 1])
+            buf.n = 0
+            for part, k in zip([*units, None], counts):
+                if part is not None:
+                    buf.add(self.reader.read(*part))
+                if k == 0:
+                    continue
+                out = buf.take(rng.permutation(buf.n), k * bs)
+                for j in range(k):
+                    offsets = shift_offsets(rng, bs, ld.pad)  # drawn even when skipped: the RNG stays in step
+                    if skip:
+                        skip -= 1
+                        continue
+                    batch = {key: v[j * bs : (j + 1) * bs] for key, v in out.items()}
+                    batch["rgb"] = random_shift(batch["rgb"], ld.pad, offsets)
+                    yield batch
+            epoch += 1
+
+
+class _StreamDataset(torch.utils.data.IterableDataset):
+    def __init__(self, loader: StreamingLoader, start_step: int) -> None:
+        self.loader, self.start_step = loader, start_step
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        stream = info.id if info else 0
+        s = self.loader.streams
+        skip = max(0, math.ceil((self.start_step - stream) / s))  # global batch g comes from stream g % s
+        for batch in _Stream(self.loader, stream).batches(skip):
+            yield {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+
+
+class StreamingLoader:
+    """An infinite, resumable stream of shuffled training batches over the selected episodes.
+
+    `streams` worker processes (0: read in this process) each stream their share of the rgb chunks;
+    batch g comes from stream g % streams. `rank`/`world` shard the units between data-parallel
+    processes. In memory mode (`in_memory=True`) the frames are read once and batches are
+    permutations of them.
+    """
+
+    def __init__(self, selections: Sequence[Selection], *, batch_size: int, buffer_frames: int = 4096,
+                 workers: int = 2, seed: int = 0, pad: int = 4, rank: int = 0, world: int = 1,
+                 in_memory: bool = False) -> None:  # fmt: skip
+        self.selections = list(selections)
+        self.batch_size, self.buffer, self.workers = batch_size, max(buffer_frames, batch_size), workers
+        self.streams = max(workers, 1)
+        self.seed, self.pad, self.rank, self.world = seed, pad, rank, world
+        self.units = [(k, a, b) for k, s in enumerate(self.selections) for a, b in s.units()]
+        self.sizes = {u: int(self.selections[u[0]].labels(u[1], u[2])[0].sum()) for u in self.units}
+        self.n_frames = sum(self.sizes.values())
+        if self.n_frames < batch_size * world:
+            raise StoreError(f"the selected episodes hold {self.n_frames} frames, fewer than one batch of "
+                             f"{batch_size} per process")  # fmt: skip
+        self.memory = self._load_all() if in_memory else None
+
+    def _load_all(self) -> dict[str, np.ndarray]:
+        reader = _Reader(self.selections)
+        mine = self.units[self.rank :: self.world]
+        parts = [reader.read(*u) for u in mine]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def batches(self, start_step: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+        """Batches (rgb (B,H,W,3) uint8, motor_command (B,5), success (B,)) from global step `start_step` on."""
+        if self.memory is not None:
+            yield from self._memory_batches(start_step)
+            return
+        ds = _StreamDataset(self, start_step)
+        if self.workers == 0:
+            yield from ds
+            return
+        yield from torch.utils.data.DataLoader(ds, batch_size=None, num_workers=self.workers, prefetch_factor=4,
+                                               multiprocessing_context="spawn", persistent_workers=False)  # fmt: skip
+
+    def _memory_batches(self, start_step: int) -> Iterator[dict[str, torch.Tensor]]:
+        n = len(self.memory["success"])
+        per_epoch = n // self.batch_size
+        epoch, first = divmod(start_step, per_epoch)
+        while True:
+            rng = np.random.default_rng([self.seed, epoch, self.rank, 2])
+            perm = rng.permutation(n)
+            offsets = shift_offsets(rng, per_epoch * self.batch_size, self.pad)
+            for j in range(first, per_epoch):
+                sl = slice(j * self.batch_size, (j + 1) * self.batch_size)
+                batch = {k: v[perm[sl]] for k, v in self.memory.items()}
+                batch["rgb"] = random_shift(batch["rgb"], self.pad, offsets[:, sl])
+                yield {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
+            epoch, first = epoch + 1, 0
+
+
+def iterate_all(selections: Sequence[Selection], batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
+    """Every selected frame once, in store order, in batches (validation): chunk by chunk."""
+    reader = _Reader(selections)
+    held: dict[str, np.ndarray] | None = None
+    for k, s in enumerate(selections):
+        for a, b in s.units():
+            new = reader.read(k, a, b)
+            held = new if held is None else {key: np.concatenate([held[key], new[key]]) for key in new}
+            while len(held["success"]) >= batch_size:
+                yield {key: torch.from_numpy(v[:batch_size]) for key, v in held.items()}
+                held = {key: v[batch_size:] for key, v in held.items()}
+    if held is not None and len(held["success"]):
+        yield {key: torch.from_numpy(np.ascontiguousarray(v)) for key, v in held.items()}

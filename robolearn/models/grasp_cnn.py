@@ -1,0 +1,115 @@
+"""The grasp-success CNN of Levine et al. 2016 (arXiv 1603.02199): g(I_t, v_t) -> P(success).
+
+The image goes through a convolutional stem and a first stack of convolutions; the motor command
+v_t = (dx, dy, dz, sin, cos) goes through a fully connected layer to one vector per channel, which
+is tiled over the feature map and added to it; more convolutions follow, then fully connected
+layers and one logit. Levine's network at 472 px: 6x6 stride-2 stem, 3x3 pool, six 5x5 convolutions,
+3x3 pool, the merge, six 3x3 convolutions, 2x2 pool, three 3x3 convolutions, two fully connected
+layers of 64; `GraspCNNConfig.for_size` gives that at 472 and scaled-down towers at 48, 64, 128.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+from torch import nn
+from torch.nn import functional as F
+
+from robolearn.config import Config
+
+COMMAND_DIM = 5
+
+
+class GraspCNNConfig(Config):
+    image_size: int = Field(64, ge=16, le=1024, description="input images are image_size x image_size RGB")
+    channels: int = Field(32, ge=4, le=512)
+    stem_kernel: int = Field(5, ge=1, le=11)
+    stem_stride: int = Field(1, ge=1, le=4)
+    stem_pool: int = Field(2, ge=1, le=4, description="max-pool size (and stride) after the stem; 1: none")
+    pre_merge: int = Field(2, ge=0, le=12, description="convolutions before the motor command is added")
+    pre_kernel: int = Field(3, ge=1, le=7)
+    merge_pool: int = Field(2, ge=1, le=4, description="max-pool before the merge; 1: none")
+    post_merge: int = Field(2, ge=0, le=12, description="3x3 convolutions after the merge, in each of two blocks")
+    head_grid: int = Field(3, ge=1, le=8, description="the last feature map is max-pooled to head_grid^2 cells")
+    fc: int = Field(64, ge=8, le=2048)
+
+    @classmethod
+    def for_size(cls, size: int, **overrides) -> GraspCNNConfig:
+        """The tower for square inputs of `size` px: Levine's at 472, scaled down below."""
+        presets = {
+            48: {"stem_stride": 1, "stem_pool": 2},
+            64: {"stem_stride": 2, "stem_pool": 1},
+            128: {"stem_stride": 2, "stem_pool": 2},
+            472: {
+                "channels": 64,
+                "stem_kernel": 6,
+                "stem_stride": 2,
+                "stem_pool": 3,
+                "pre_merge": 6,
+                "pre_kernel": 5,
+                "merge_pool": 3,
+                "post_merge": 3,
+            },  # fmt: skip
+        }
+        return cls(image_size=size, **{**presets.get(size, {}), **overrides})
+
+
+def _conv(c_in: int, c_out: int, k: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, k, stride, padding=k // 2, bias=False), nn.BatchNorm2d(c_out),
+                         nn.ReLU(inplace=True))  # fmt: skip
+
+
+def _pool(k: int) -> nn.Module:
+    return nn.MaxPool2d(k, ceil_mode=True) if k > 1 else nn.Identity()
+
+
+class GraspCNN(nn.Module):
+    """forward(batch) -> (logits (B,), losses). batch: rgb (B,H,W,3) uint8 or float in [0,1],
+    motor_command (B,5) float; with success (B,) the losses hold the binary cross-entropy `bce`."""
+
+    def __init__(self, config: GraspCNNConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        ch = c.channels
+        self.tower = nn.Sequential(
+            _conv(3, ch, c.stem_kernel, c.stem_stride),
+            _pool(c.stem_pool),
+            *[_conv(ch, ch, c.pre_kernel) for _ in range(c.pre_merge)],
+            _pool(c.merge_pool),
+        )
+        self.command = nn.Sequential(nn.Linear(COMMAND_DIM, ch), nn.ReLU(inplace=True), nn.Linear(ch, ch))
+        self.post = nn.Sequential(
+            *[_conv(ch, ch, 3) for _ in range(c.post_merge)],
+            nn.MaxPool2d(2, ceil_mode=True),
+            *[_conv(ch, ch, 3) for _ in range(c.post_merge)],
+            nn.AdaptiveMaxPool2d(c.head_grid),
+        )
+        self.head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(ch * c.head_grid**2, c.fc), nn.ReLU(inplace=True),
+            nn.Linear(c.fc, c.fc), nn.ReLU(inplace=True),
+            nn.Linear(c.fc, 1),
+        )  # fmt: skip
+
+    def features(self, rgb: torch.Tensor) -> torch.Tensor:
+        """(B,H,W,3) uint8 or [0,1] float -> the feature map before the merge (B,C,h,w)."""
+        if rgb.shape[1:] != (self.config.image_size, self.config.image_size, 3):
+            raise ValueError(f"GraspCNN for {self.config.image_size}x{self.config.image_size}x3 images got a batch "
+                             f"of shape {tuple(rgb.shape)}")  # fmt: skip
+        x = rgb.permute(0, 3, 1, 2)
+        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
+        dtype = next(self.parameters()).dtype
+        return self.tower((x - 0.5).to(dtype))
+
+    def score(self, feats: torch.Tensor, command: torch.Tensor) -> torch.Tensor:
+        """Logits (B,) for feature maps (B,C,h,w) and motor commands (B,5). CEM scores many commands
+        against one image by expanding its feature map, so the tower runs once."""
+        z = self.command(command.to(feats.dtype))[:, :, None, None]  # (B,C,1,1) tiled over the map
+        return self.head(self.post(F.relu(feats + z))).squeeze(1)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        logits = self.score(self.features(batch["rgb"]), batch["motor_command"])
+        losses = {}
+        if "success" in batch:
+            losses["bce"] = F.binary_cross_entropy_with_logits(logits.float(), batch["success"].float())
+        return logits, losses

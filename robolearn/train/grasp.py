@@ -1,0 +1,265 @@
+"""Train the grasp-success CNN g(I_t, v_t) on stored grasp episodes: `robolearn train policies/grasp_cnn.toml`.
+
+One loop, top to bottom, on HF accelerate: the same code runs on CPU, CUDA and TPU (torch_xla),
+in bf16 mixed precision, and data-parallel under `accelerate launch` or `torchrun` (each process
+reads its own share of the store's chunks). Validation is on held-out episodes: those of
+`data.val_stores` (collect them on the test objects) or else a hashed fraction of the training
+episodes. Everything a resume needs is in the checkpoint: the weights, the optimizer's state and the
+step; the learning rate is a function of the step and the data order a function of (seed, step).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from robolearn.config import Config, ConfigError, validate
+from robolearn.data.info import open_dataset
+from robolearn.data.loader import StreamingLoader, check_store, color_jitter, iterate_all, select
+from robolearn.data.store import StoreError
+from robolearn.evaluation.metrics import binary_report
+from robolearn.models import GraspCNN, GraspCNNConfig
+from robolearn.train import checkpoint
+
+
+class DataConfig(Config):
+    stores: list[str] = Field(default_factory=list, description="training datasets (shard directories or stores)")
+    val_stores: list[str] = Field(default_factory=list, description="validation datasets, e.g. on test objects")
+    holdout: float = Field(0.1, ge=0, lt=1, description="without val_stores: fraction of episodes held out")
+    split_seed: int = Field(0, ge=0)
+    batch_size: int = Field(64, ge=1, le=65536)
+    buffer_frames: int = Field(4096, ge=1, description="shuffle buffer of the streaming loader, per worker")
+    workers: int = Field(2, ge=0, le=64, description="loader worker processes (0: read in the training process)")
+    in_memory: Literal["auto", "yes", "no"] = Field("auto", description="auto: when the frames fit memory_limit_mb")
+    memory_limit_mb: int = Field(1024, ge=0)
+    pad: int = Field(4, ge=0, le=64, description="random shift augmentation: pad and crop back, in pixels")
+    color_jitter: float = Field(0.1, ge=0, le=1, description="brightness/contrast/channel gain, on device")
+
+
+class OptimConfig(Config):
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_steps: int = Field(100, ge=0)
+    min_lr_ratio: float = Field(0.05, ge=0, le=1, description="cosine decay ends at lr * min_lr_ratio")
+    grad_clip: float = Field(1.0, ge=0, description="0: no clipping")
+
+
+class TrainConfig(Config):
+    """`policies/grasp_cnn.toml`."""
+
+    model: dict[str, Any] = Field(default_factory=dict, description="GraspCNNConfig fields; image_size from the store")
+    data: DataConfig = Field(default_factory=DataConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    steps: int = Field(2000, ge=1)
+    eval_every: int = Field(250, ge=1)
+    checkpoint_every: int = Field(250, ge=1)
+    log_every: int = Field(25, ge=1)
+    precision: Literal["no", "bf16", "fp16"] = "no"
+    device: Literal["auto", "cpu"] = Field("auto", description="auto: accelerate picks CUDA/TPU when present")
+    seed: int = Field(0, ge=0)
+    out: str = "out/grasp_cnn"
+
+
+# What must be equal for a resumed run to continue the same sequence of batches and updates.
+RESUME_KEYS = ("model", "data", "optim", "seed", "precision")
+
+
+def learning_rate(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to lr * min_lr_ratio at the last step."""
+    o = cfg.optim
+    if step < o.warmup_steps:
+        return o.lr * (step + 1) / o.warmup_steps
+    t = (step - o.warmup_steps) / max(1, cfg.steps - o.warmup_steps)
+    return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
+
+
+def model_config(cfg: TrainConfig, image_size: int, source: str) -> GraspCNNConfig:
+    fields = dict(cfg.model)
+    size = fields.pop("image_size", image_size)
+    base = GraspCNNConfig.for_size(size) if isinstance(size, int) else GraspCNNConfig()
+    return validate(GraspCNNConfig, {**base.model_dump(), "image_size": size, **fields}, source=f"{source} [model]")
+
+
+def evaluate(model: torch.nn.Module, selections, device, batch_size: int = 256) -> dict[str, Any]:
+    """Loss, accuracy, ROC AUC and calibration over every frame of the validation episodes."""
+    model.eval()
+    logits, labels = [], []
+    with torch.no_grad():
+        for batch in iterate_all(selections, batch_size):
+            out, _ = model({k: v.to(device) for k, v in batch.items() if k != "success"})
+            logits.append(out.float().cpu().numpy())
+            labels.append(batch["success"].numpy())
+    model.train()
+    return binary_report(np.concatenate(logits), np.concatenate(labels))
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", progress: bool = True) -> dict[str, Any]:
+    """Run training as `cfg` says; returns the summary also written to `<out>/summary.json`."""
+    from accelerate import Accelerator
+    from accelerate.utils import is_torch_xla_available, set_seed
+    from tqdm import tqdm
+
+    # accelerate runs data-parallel CPU processes (gloo) only when told the run is on CPU
+    on_cpu = cfg.device == "cpu" or not (torch.cuda.is_available() or is_torch_xla_available())
+    acc = Accelerator(cpu=on_cpu, mixed_precision=cfg.precision)
+    out = Path(cfg.out)
+    ckdir = out / "checkpoints"
+    prior = checkpoint.latest(ckdir)
+    if prior is not None and not resume:
+        raise ConfigError(f"--out {out}: already holds a run (checkpoint {prior.name}); pass --resume to continue "
+                          "it or choose another --out")  # fmt: skip
+
+    # -- data ---------------------------------------------------------------------------------
+    if not cfg.data.stores:
+        raise ConfigError(f"{source}: no training data: set data.stores or pass --store")
+    stores = [s for d in cfg.data.stores for s in open_dataset(d)]
+    val_stores = [s for d in cfg.data.val_stores for s in open_dataset(d)]
+    for s in [*stores, *val_stores]:
+        check_store(s)
+    mcfg = model_config(cfg, stores[0].frame_features["rgb"].shape[0], source)
+    for s in [*stores, *val_stores]:
+        check_store(s, mcfg.image_size)
+    train_sel = select(stores, holdout=0 if val_stores else cfg.data.holdout, split_seed=cfg.data.split_seed,
+                       part="train")  # fmt: skip
+    val_sel = select(val_stores, holdout=0, split_seed=0, part="all") if val_stores else select(
+        stores, holdout=cfg.data.holdout, split_seed=cfg.data.split_seed, part="holdout")  # fmt: skip
+    frames = sum(s.n_frames for s in train_sel)
+    frame_bytes = 3 * mcfg.image_size**2 + 24
+    in_memory = cfg.data.in_memory == "yes" or (
+        cfg.data.in_memory == "auto" and frames * frame_bytes <= cfg.data.memory_limit_mb * 2**20
+    )
+    loader = StreamingLoader(train_sel, batch_size=cfg.data.batch_size, buffer_frames=cfg.data.buffer_frames,
+                             workers=cfg.data.workers, seed=cfg.seed, pad=cfg.data.pad, rank=acc.process_index,
+                             world=acc.num_processes, in_memory=in_memory)  # fmt: skip
+
+    # -- model, optimizer, resume ---------------------------------------------------------------
+    set_seed(cfg.seed)
+    model = GraspCNN(mcfg)
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
+    rest = [p for n, p in model.named_parameters() if p.ndim <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.optim.weight_decay},
+                             {"params": rest, "weight_decay": 0.0}], lr=cfg.optim.lr)  # fmt: skip
+    run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "loader_streams": loader.streams,
+                "in_memory": in_memory}  # fmt: skip
+    start = 0
+    if resume and prior is not None:
+        meta = checkpoint.read_config(prior)
+        if meta["model"] != "GraspCNN" or "train" not in meta:
+            raise checkpoint.CheckpointError(f"{prior}: holds a {meta['model']} model, not a GraspCNN training run")
+        for key in RESUME_KEYS:
+            if meta["train"][key] != run_meta["train"][key]:
+                raise ConfigError(f"--resume: '{key}' differs from the checkpoint's ({prior}); the run would not "
+                                  "continue the same training")  # fmt: skip
+        for key in ("processes", "loader_streams", "in_memory"):
+            if meta[key] != run_meta[key]:
+                raise ConfigError(f"--resume: {key} {run_meta[key]} now, {meta[key]} in {prior}: the batches would "
+                                  "differ from the interrupted run's")  # fmt: skip
+        checkpoint.load_weights(model, prior)
+        checkpoint.load_optimizer(opt, prior)
+        start = meta["step"]
+    model, opt = acc.prepare(model, opt)
+    raw = acc.unwrap_model(model)
+
+    writer = None
+    if acc.is_main_process:
+        from torch.utils.tensorboard import SummaryWriter
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(cfg.model_dump(), indent=2))
+        writer = SummaryWriter(str(out / "tb"), purge_step=start)
+
+    def save(step: int) -> None:
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            checkpoint.save(checkpoint.step_dir(ckdir, step), model=raw, model_name="GraspCNN",
+                            model_config=mcfg.model_dump(), step=step, optimizer=opt.optimizer, extra=run_meta)  # fmt: skip
+
+    def validate_now(step: int) -> dict[str, Any]:
+        report = evaluate(raw, val_sel, acc.device)
+        if writer:
+            for k in ("loss", "accuracy", "auc", "ece"):
+                if report[k] is not None:
+                    writer.add_scalar(f"val/{k}", report[k], step)
+            with open(out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps({"step": step, **report}) + "\n")
+        return report
+
+    # -- the loop -------------------------------------------------------------------------------
+    bar = tqdm(total=cfg.steps, initial=start, desc="train", unit="step", disable=not (progress and acc.is_main_process),
+               dynamic_ncols=True)  # fmt: skip
+    t0 = time.perf_counter()
+    wait = compute = 0.0
+    report: dict[str, Any] = {}
+    running = []
+    batches = loader.batches(start)
+    t_fetch = time.perf_counter()
+    for step in range(start, cfg.steps):
+        batch = next(batches)
+        t_step = time.perf_counter()
+        wait += t_step - t_fetch
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(step, cfg)
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * max(1, acc.num_processes) + acc.process_index)
+        rgb = color_jitter(batch["rgb"].to(acc.device), cfg.data.color_jitter, gen)
+        with acc.autocast():
+            _, losses = model({"rgb": rgb, "motor_command": batch["motor_command"].to(acc.device),
+                               "success": batch["success"].to(acc.device)})  # fmt: skip
+        loss = losses["bce"]
+        acc.backward(loss)
+        if cfg.optim.grad_clip:
+            acc.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        running.append(float(loss.detach()))
+        t_fetch = time.perf_counter()
+        compute += t_fetch - t_step
+        done = step + 1
+        bar.update(1)
+        if done % cfg.log_every == 0 and writer:
+            writer.add_scalar("train/loss", float(np.mean(running)), done)
+            writer.add_scalar("train/lr", learning_rate(step, cfg), done)
+            bar.set_postfix(loss=f"{np.mean(running):.3f}", auc=report.get("auc"))
+            running = []
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            report = validate_now(done)
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            save(done)
+    bar.close()
+    seconds = time.perf_counter() - t0
+    steps_run = cfg.steps - start
+    if not report:
+        report = validate_now(cfg.steps)
+    summary = {
+        "out": str(out),
+        "checkpoint": str(checkpoint.step_dir(ckdir, cfg.steps)),
+        "steps": cfg.steps,
+        "resumed_from": start,
+        "device": str(acc.device),
+        "processes": acc.num_processes,
+        "precision": cfg.precision,
+        "image_size": mcfg.image_size,
+        "train_frames": frames,
+        "val_frames": report.get("frames"),
+        "val_source": "val_stores" if val_stores else f"holdout {cfg.data.holdout} of training episodes",
+        "in_memory": in_memory,
+        "samples_per_s": steps_run * cfg.data.batch_size * acc.num_processes / seconds if steps_run else None,
+        "loader_wait_fraction": wait / (wait + compute) if steps_run else None,
+        "val": report,
+        "main_process": acc.is_main_process,
+    }
+    if writer:
+        writer.close()
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    acc.wait_for_everyone()
+    acc.end_training()
+    return summary
+
+
+__all__ = ["DataConfig", "OptimConfig", "StoreError", "TrainConfig", "learning_rate", "train"]

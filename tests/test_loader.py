@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+
+from robolearn.data.loader import StreamingLoader, _emit_counts, _Stream, check_store, iterate_all, select
+from robolearn.data.store import EpisodeStore, Feature, StoreError
+
+SIZE = 8
+
+
+def id_store(path, episodes: int = 40, seed: int = 0, test_object_every: int = 0) -> EpisodeStore:
+    """A store whose frames carry their global frame number in motor_command[0] and their episode's
+    success in every pixel, so a batch can be checked frame by frame."""
+    rng = np.random.default_rng(seed)
+    store = EpisodeStore.create(
+        path,
+        frame_features={"rgb": Feature((SIZE, SIZE, 3), "uint8"), "motor_command": Feature((5,), "float32")},
+        episode_features={"success": Feature((), "bool"), "seed": Feature((), "int64"),
+                          "object_ids": Feature((2,), "int32")},
+        chunk_bytes=16 * SIZE * SIZE * 3,  # 16 frames per rgb chunk: many units
+    )  # fmt: skip
+    frame = 0
+    for k in range(episodes):
+        t = int(rng.integers(3, 9))
+        success = bool(rng.random() < 0.4)
+        command = np.zeros((t, 5), np.float32)
+        command[:, 0] = np.arange(frame, frame + t)
+        rgb = np.full((t, SIZE, SIZE, 3), 200 if success else 10, np.uint8)
+        objects = [10, 3] if test_object_every and k % test_object_every == 0 else [1, 3]
+        store.add_episode({"rgb": rgb, "motor_command": command}, {"success": success, "seed": 1000 + k,
+                                                                   "object_ids": objects})  # fmt: skip
+        frame += t
+    return store
+
+
+def frames_of(batches) -> list[int]:
+    return [int(f) for b in batches for f in b["motor_command"][:, 0].numpy()]
+
+
+def check_labels(batch):
+    assert ((batch["rgb"].numpy() > 100).all(axis=(1, 2, 3)) == batch["success"].numpy().astype(bool)).all()
+
+
+def test_split_by_episode_is_disjoint_and_training_drops_test_objects(tmp_path):
+    store = id_store(tmp_path / "s.zarr", episodes=200, test_object_every=7)
+    train = select([store], holdout=0.25, split_seed=3, part="train")[0].chosen
+    held = select([store], holdout=0.25, split_seed=3, part="holdout")[0].chosen
+    tests = np.isin(store.values("object_ids"), [10]).any(axis=1)
+    assert not (train & held).any()
+    assert not (train & tests).any()  # no episode with a test-set object is trained on
+    assert ((train | held) == (~tests | held)).all()
+    assert 0.15 < held.mean() < 0.35
+    again = select([store], holdout=0.25, split_seed=3, part="holdout")[0].chosen
+    assert (again == held).all()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_stream_covers_each_frame_once_per_epoch_with_its_label(tmp_path, workers):
+    store = id_store(tmp_path / "s.zarr", episodes=120)
+    sel = select([store], holdout=0, split_seed=0, part="all")
+    loader = StreamingLoader(sel, batch_size=8, buffer_frames=48, workers=workers, seed=1, pad=2)
+    assert len(loader.units) > 10
+    # batch g comes from stream g % streams; each stream runs its own epochs over its share of chunks
+    counts = [sum(_emit_counts([loader.sizes[u] for u in _Stream(loader, w).units(0)], loader.buffer, 8))
+              for w in range(loader.streams)]  # fmt: skip
+    stream = loader.batches(0)
+    every = [next(stream) for _ in range(loader.streams * max(counts))]
+    first_epoch = [b for w, n in enumerate(counts) for b in every[w :: loader.streams][:n]]
+    seen = frames_of(first_epoch)
+    assert len(seen) == len(set(seen)), "a frame came twice within one epoch"
+    assert len(seen) >= store.n_frames - loader.streams * 8  # at most a partial batch per stream is left over
+    for b in first_epoch:
+        assert b["rgb"].shape == (8, SIZE, SIZE, 3) and b["rgb"].dtype.is_floating_point is False
+        check_labels(b)
+    assert seen != sorted(seen), "frames came in store order: no shuffling"
+
+
+@pytest.mark.parametrize("mode", ["stream", "memory"])
+def test_batches_resume_at_any_step_exactly(tmp_path, mode):
+    store = id_store(tmp_path / "s.zarr", episodes=60)
+    sel = select([store], holdout=0, split_seed=0, part="all")
+    loader = StreamingLoader(sel, batch_size=8, buffer_frames=24, workers=0, seed=5, pad=2,
+                             in_memory=mode == "memory")  # fmt: skip
+    stream = loader.batches(0)
+    reference = [next(stream) for _ in range(90)]  # several epochs
+    for start in (0, 17, 55, 89):
+        resumed = loader.batches(start)
+        for ref in reference[start : start + 3]:
+            got = next(resumed)
+            for key in ref:
+                np.testing.assert_array_equal(got[key].numpy(), ref[key].numpy())
+
+
+def test_data_parallel_ranks_read_disjoint_frames(tmp_path):
+    store = id_store(tmp_path / "s.zarr", episodes=300)
+    sel = select([store], holdout=0, split_seed=0, part="all")
+    a, b = (StreamingLoader(sel, batch_size=4, buffer_frames=8, workers=0, seed=0, rank=r, world=2) for r in (0, 1))
+    sa = a.batches(0)
+    sb = b.batches(0)
+    fa = set(frames_of([next(sa) for _ in range(20)]))
+    fb = set(frames_of([next(sb) for _ in range(20)]))
+    assert fa and fb and not fa & fb
+
+
+def test_validation_iterates_every_chosen_frame_once(tmp_path):
+    store = id_store(tmp_path / "s.zarr", episodes=50)
+    sel = select([store], holdout=0.3, split_seed=1, part="holdout")
+    batches = list(iterate_all(sel, batch_size=16))
+    frames = frames_of(batches)
+    ends = store.episode_ends
+    starts = np.concatenate([[0], ends[:-1]])
+    expected = [f for k in np.flatnonzero(sel[0].chosen) for f in range(starts[k], ends[k])]
+    assert frames == expected
+    for b in batches:
+        check_labels(b)
+
+
+def test_stores_without_grasp_keys_or_of_another_size_are_refused(tmp_path):
+    store = EpisodeStore.create(tmp_path / "bare.zarr", frame_features={"rgb": Feature((SIZE, SIZE, 3), "uint8")},
+                                episode_features={"success": Feature((), "bool")})  # fmt: skip
+    with pytest.raises(StoreError, match="needs data/motor_command"):
+        check_store(store)
+    good = id_store(tmp_path / "s.zarr", episodes=3)
+    with pytest.raises(StoreError, match="rgb frames are 8x8, the model takes 64x64"):
+        check_store(good, 64)

@@ -1,0 +1,76 @@
+import json
+
+import pytest
+import torch
+
+from robolearn.models import GraspCNN, GraspCNNConfig
+from robolearn.train import CheckpointError
+from robolearn.train.checkpoint import load_model, save
+
+
+def batch(size: int, n: int = 3, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "rgb": torch.randint(0, 256, (n, size, size, 3), dtype=torch.uint8, generator=g),
+        "motor_command": torch.randn(n, 5, generator=g),
+        "success": torch.tensor([1.0, 0.0, 1.0])[:n],
+    }
+
+
+@pytest.mark.parametrize("size", [48, 64, 128, 472])
+def test_grasp_cnn_shapes_for_each_input_size(size):
+    model = GraspCNN(GraspCNNConfig.for_size(size)).eval()
+    b = batch(size, n=2)
+    feats = model.features(b["rgb"])
+    assert feats.shape[:2] == (2, model.config.channels) and min(feats.shape[2:]) >= 8
+    logits, losses = model(b)
+    assert logits.shape == (2,) and torch.isfinite(logits).all()
+    assert losses["bce"].ndim == 0 and losses["bce"] > 0
+    # scoring many commands against one image: the tower's features expanded give the same logits
+    many = model.score(feats[:1].expand(2, -1, -1, -1), b["motor_command"])
+    torch.testing.assert_close(many[0], model({"rgb": b["rgb"][:1], "motor_command": b["motor_command"][:1]})[0][0])
+
+
+def test_grasp_cnn_uses_the_motor_command_and_refuses_other_image_sizes():
+    model = GraspCNN(GraspCNNConfig.for_size(64)).eval()
+    b = batch(64)
+    moved = {**b, "motor_command": b["motor_command"] + 1.0}
+    assert not torch.allclose(model(b)[0], model(moved)[0])
+    with pytest.raises(ValueError, match="64x64x3 images got a batch of shape"):
+        model(batch(48))
+
+
+def test_checkpoint_round_trip_rebuilds_the_same_outputs(tmp_path):
+    torch.manual_seed(0)
+    model = GraspCNN(GraspCNNConfig.for_size(48, channels=8)).eval()
+    with torch.no_grad():  # make the BatchNorm statistics non-trivial, so they must round-trip too
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 2.0)
+    path = save(tmp_path / "ck", model=model, model_name="GraspCNN", model_config=model.config.model_dump(), step=7)
+    rebuilt, meta = load_model(path, expect="GraspCNN")
+    assert meta["step"] == 7 and rebuilt.config == model.config
+    b = batch(48)
+    torch.testing.assert_close(rebuilt(b)[0], model(b)[0], rtol=0, atol=0)
+    assert not any(p.name.endswith((".pt", ".pkl", ".bin")) for p in path.iterdir())
+
+
+def test_bad_checkpoints_are_refused_in_one_line(tmp_path):
+    model = GraspCNN(GraspCNNConfig.for_size(48, channels=8))
+    path = save(tmp_path / "ck", model=model, model_name="GraspCNN", model_config=model.config.model_dump(), step=1)
+    with pytest.raises(CheckpointError, match="holds a GraspCNN model, expected TCN"):
+        load_model(path, expect="TCN")
+    other = json.loads((path / "config.json").read_text())
+    other["config"]["channels"] = 16  # a checkpoint of another GraspCNN: its weights do not fit
+    (path / "config.json").write_text(json.dumps(other))
+    with pytest.raises(CheckpointError, match="has shape"):
+        load_model(path)
+    other["config"]["channels"] = 8
+    (path / "config.json").write_text(json.dumps(other))
+    data = (path / "model.safetensors").read_bytes()
+    (path / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="model.safetensors: cannot be read"):
+        load_model(path)
+    with pytest.raises(CheckpointError, match="not a checkpoint directory"):
+        load_model(tmp_path)

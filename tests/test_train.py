@@ -1,0 +1,137 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from robolearn.data.store import EpisodeStore, Feature
+from robolearn.data.synthetic import write_blob_store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def blob_store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "blob.zarr"
+    write_blob_store(path, episodes=400, size=32, frames=4, seed=0)
+    return path
+
+
+def write_config(tmp_path: Path, store: Path, **top) -> Path:
+    """A training TOML: small model, the given store, `top` overriding top-level keys and sections."""
+    cfg = {"steps": 40, "eval_every": 20, "checkpoint_every": 10, "log_every": 10}
+    sections = {"model": {"channels": 16, "fc": 32}, "data": {"stores": [str(store)], "batch_size": 32}, "optim": {}}
+    for key, value in top.items():
+        if key in sections:
+            sections[key].update(value)
+        else:
+            cfg[key] = value
+    lines = [f"{k} = {json.dumps(v)}" for k, v in cfg.items()]
+    for name, section in sections.items():
+        lines += [f"[{name}]", *(f"{k} = {json.dumps(v)}" for k, v in section.items())]
+    path = tmp_path / "train.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_grasp_cnn_learns_a_task_that_needs_image_and_command(tmp_path, blob_store, run_cli):
+    """Success depends on where the command lands relative to the object in the image: only a model that
+    combines both scores above chance on held-out episodes."""
+    config = write_config(tmp_path, blob_store, steps=300, eval_every=300, checkpoint_every=300,
+                          optim={"warmup_steps": 20}, data={"holdout": 0.2})  # fmt: skip
+    result = run_cli("train", str(config), "--out", str(tmp_path / "run"), timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["val"]["frames"] > 200 and summary["in_memory"]
+    assert summary["val"]["auc"] > 0.8, summary["val"]
+    assert (tmp_path / "run" / "checkpoints" / "step-0000300" / "model.safetensors").is_file()
+    assert list((tmp_path / "run" / "tb").glob("events.out.tfevents.*"))
+
+
+def final_weights(run: Path, steps: int) -> dict:
+    return load_file(run / "checkpoints" / f"step-{steps:07d}" / "model.safetensors")
+
+
+def test_resume_after_a_kill_reaches_the_same_step_and_weights(tmp_path, blob_store, run_cli):
+    config = write_config(tmp_path, blob_store, data={"in_memory": "no", "workers": 1, "buffer_frames": 256})
+    ref = run_cli("train", str(config), "--out", str(tmp_path / "ref"), timeout=600)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "robolearn.cli", "train", str(config), "--out", str(run)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.time() + 300
+    while not (run / "checkpoints" / "step-0000020").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the trainer and its loader worker, mid-run
+    proc.wait()
+    done = sorted(p.name for p in (run / "checkpoints").iterdir() if not p.name.endswith(".tmp"))
+    assert done and done[-1] < "step-0000040", f"the kill came too late to test anything: {done}"
+    again = run_cli("train", str(config), "--out", str(run), "--resume", timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 40 and 10 <= summary["resumed_from"] < 40
+    a, b = final_weights(tmp_path / "ref", 40), final_weights(run, 40)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert (a[key] == b[key]).all(), f"{key} differs from the uninterrupted run"
+
+
+def test_two_process_data_parallel_run_on_cpu_completes(tmp_path, blob_store):
+    config = write_config(tmp_path, blob_store, steps=6, eval_every=6, checkpoint_every=6,
+                          data={"workers": 0, "in_memory": "no"})  # fmt: skip
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    result = subprocess.run([*torchrun, "-m", "robolearn.cli", "train", str(config), "--out", str(tmp_path / "ddp")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert summary["processes"] == 2 and summary["steps"] == 6
+    assert result.stdout.count('"checkpoint"') == 1  # only the main process reports
+
+
+def one_line_error(result, *fragments):
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+def test_bad_training_input_is_one_line_with_exit_code_2(tmp_path, blob_store, run_cli):
+    bare = tmp_path / "bare.zarr"
+    EpisodeStore.create(bare, frame_features={"rgb": Feature((32, 32, 3), "uint8")},
+                        episode_features={"success": Feature((), "bool")})  # fmt: skip
+    config = write_config(tmp_path, blob_store, steps=4, checkpoint_every=2)
+    one_line_error(run_cli("train", str(config), "--store", str(bare), "--out", str(tmp_path / "a")),
+                   "bare.zarr", "needs data/motor_command")  # fmt: skip
+
+    sized = tmp_path / "sized"
+    sized.mkdir()
+    sized_config = write_config(sized, blob_store, model={"image_size": 64})
+    one_line_error(run_cli("train", str(sized_config), "--out", str(tmp_path / "b")), "rgb frames are 32x32",
+                   "takes 64x64")  # fmt: skip
+
+    run = tmp_path / "run"
+    assert run_cli("train", str(config), "--out", str(run)).returncode == 0
+    one_line_error(run_cli("train", str(config), "--out", str(run)), "already holds a run", "--resume")
+    last = run / "checkpoints" / "step-0000004"
+    meta = json.loads((last / "config.json").read_text())
+    (last / "config.json").write_text(json.dumps({**meta, "model": "TCN"}))
+    one_line_error(run_cli("train", str(config), "--out", str(run), "--resume", "--steps", "6"),
+                   "holds a TCN model")  # fmt: skip
+    (last / "config.json").write_text(json.dumps(meta))
+    weights = (last / "model.safetensors").read_bytes()
+    (last / "model.safetensors").write_bytes(weights[:100])
+    one_line_error(run_cli("train", str(config), "--out", str(run), "--resume", "--steps", "6"),
+                   "model.safetensors: cannot be read")  # fmt: skip
+    (last / "model.safetensors").write_bytes(weights)
+    one_line_error(run_cli("train", str(config), "--out", str(run), "--resume", "--batch-size", "8"),
+                   "'data' differs")  # fmt: skip
+    one_line_error(run_cli("train", str(config), "--store", str(tmp_path / "nothing"), "--out", str(tmp_path / "c")),
+                   "no such dataset")  # fmt: skip
