@@ -43,46 +43,98 @@ def envs_cmd() -> None:
 @app.command("eval")
 def eval_cmd(
     env: EnvArg = "robolearn/KukaDiverse-v0",
-    policy: Annotated[str, typer.Option(help="random | oracle")] = "oracle",
-    episodes: Annotated[int, typer.Option("--episodes", "-n", help="number of episodes")] = 20,
-    seed: Annotated[int, typer.Option(help="first episode seed; episode i uses seed + i")] = 1_000_000,
+    policy: Annotated[
+        list[str] | None,
+        typer.Option(help="policy name (random, oracle, cem, open_loop) or policy TOML; repeat to compare"),
+    ] = None,
+    checkpoint: Annotated[str | None, typer.Option(help="GraspCNN checkpoint for cem / open_loop")] = None,
+    episodes: Annotated[int, typer.Option("--episodes", "-n", help="episodes per policy")] = 20,
+    seed: Annotated[int, typer.Option(help="first episode seed; episode i uses seed + i (below 2^31)")] = 1_000_000,
     objects: Annotated[str, typer.Option(help="object split: test (held out) | train | all")] = "test",
-    gif: Annotated[Path | None, typer.Option(help="write the first episode as an animated GIF here")] = None,
+    out: Annotated[Path | None, typer.Option(help="folder for report.json, comparison.md, success.png, videos")] = None,
+    videos: Annotated[int, typer.Option(help="with --out: MP4s of the first K episodes of each policy")] = 0,
+    gif: Annotated[Path | None, typer.Option(help="write the first episode (first policy) as an animated GIF")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the JSON report here")] = None,
 ) -> None:
-    """Run a policy for some episodes and report its success rate (95% Wilson interval) and speed."""
+    """Evaluate policies side by side on the same episode seeds: success with a 95% Wilson interval,
+    per-object success, speed; a comparison table, a plot and videos with --out.
+
+    Evaluation seeds are below 2^31; collected episodes' seeds are not, so no evaluation episode
+    was ever in a training set."""
+    from robolearn.collection.campaign import EVAL_SEED_LIMIT
     from robolearn.envs import make_env
-    from robolearn.evaluation.rollout import POLICIES, make_policy, rollout
+    from robolearn.evaluation.rollout import rollout
+    from robolearn.policies.registry import make_policy, policy_config
 
     if episodes < 1:
         raise UsageError(f"--episodes: got {episodes}, must be at least 1")
-    if policy not in POLICIES:
-        raise UsageError(f"--policy: unknown policy '{policy}'; allowed: {', '.join(POLICIES)}")
+    if not 0 <= seed <= EVAL_SEED_LIMIT - episodes:
+        raise UsageError(f"--seed: got {seed}; evaluation seeds lie in 0..2^31-1 (collection uses the rest)")
     if objects not in ("test", "train", "all"):
         raise UsageError(f"--objects: got '{objects}', allowed: test, train, all")
     _check_writable(gif, "--gif")
     _check_writable(json_out, "--json")
+    if out is not None and out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} is a file; give a folder")
+    specs = policy or ["oracle"]
+    configs = {}
+    for spec in specs:
+        cfg = policy_config(spec, checkpoint=checkpoint if spec in ("cem", "open_loop") else None)
+        configs[Path(spec).stem if spec.endswith(".toml") else spec] = cfg
     e = make_env(env, objects={"split": objects})
+    results, reports = {}, {}
     try:
-        report = rollout(e, make_policy(policy, e, seed=seed), range(seed, seed + episodes),
-                         record_first=1 if gif else 0, progress=True, desc=policy)  # fmt: skip
+        policies = {name: make_policy(cfg, e) for name, cfg in configs.items()}  # all checked before any runs
+        for name, pol in policies.items():
+            record = max(videos if out else 0, 1 if gif and not reports else 0)
+            report = rollout(e, pol, range(seed, seed + episodes), record_first=record, progress=True, desc=name)
+            reports[name] = report
+            results[name] = {"policy": configs[name].model_dump(), **report.summary()}
+            lo, hi = results[name]["success_ci95"]
+            ms = results[name]["ms_per_episode"]
+            typer.echo(f"{name} on {env} ({objects} objects): success {report.successes / report.n:.3f} "
+                       f"[95% CI {lo:.3f}-{hi:.3f}] over {report.n} episodes, "
+                       f"{results[name]['episodes_per_s']:.2f} episodes/s")  # fmt: skip
+            typer.echo(f"  per episode: physics {ms['physics']:.1f} ms, rendering {ms['rendering']:.1f} ms, "
+                       f"python {ms['python']:.1f} ms, {results[name]['substeps_per_episode']:.0f} substeps")  # fmt: skip
     finally:
         e.close()
-    summary = {"env": env, "policy": policy, "objects": objects, **report.summary()}
-    lo, hi = summary["success_ci95"]
-    ms = summary["ms_per_episode"]
-    typer.echo(f"{policy} on {env} ({objects} objects): success {summary['success_rate']:.3f} "
-               f"[95% CI {lo:.3f}-{hi:.3f}] over {report.n} episodes, {summary['episodes_per_s']:.2f} episodes/s")  # fmt: skip
-    typer.echo(f"per episode: physics {ms['physics']:.1f} ms, rendering {ms['rendering']:.1f} ms, "
-               f"python {ms['python']:.1f} ms, {summary['substeps_per_episode']:.0f} substeps")  # fmt: skip
+    report_json = {"env": env, "objects": objects, "seeds": [seed, seed + episodes - 1], "policies": results}
+    first = next(iter(results.values()))
+    if len(results) == 1:  # one policy: its figures at the top level too, as before
+        report_json.update({k: v for k, v in first.items() if k != "policy"})
+    if len(results) > 1:
+        from robolearn.evaluation.report import comparison_table
+
+        typer.echo(comparison_table(results))
     if gif:
         from robolearn.evaluation.media import write_gif
 
-        write_gif(gif, report.frames)
+        write_gif(gif, next(iter(reports.values())).frames)
         typer.echo(f"wrote {gif}")
     if json_out:
-        json_out.write_text(json.dumps(summary, indent=2))
+        json_out.write_text(json.dumps(report_json, indent=2))
         typer.echo(f"wrote {json_out}")
+    if out:
+        _write_eval_folder(out, env, objects, results, reports, videos, report_json)
+
+
+def _write_eval_folder(out: Path, env: str, objects: str, results: dict, reports: dict, videos: int,
+                       report_json: dict) -> None:  # fmt: skip
+    from robolearn.evaluation.media import write_mp4
+    from robolearn.evaluation.report import comparison_table, success_plot
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report_json, indent=2))
+    (out / "comparison.md").write_text(comparison_table(results) + "\n")
+    success_plot(results, out / "success.png", f"{env}, {objects} objects")
+    for name, report in reports.items():
+        frames, k = report.frames, 0
+        for ep in report.episodes[:videos]:
+            n = ep.steps + 1  # the first observation and one per step
+            write_mp4(out / f"{name}_episode{k}.mp4", frames[:n], fps=2)
+            frames, k = frames[n:], k + 1
+    typer.echo(f"wrote {out}/report.json, comparison.md, success.png" + (", videos" if videos else ""))
 
 
 @app.command("collect")

@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from benchdoc import replace_section  # noqa: E402
 
 from robolearn.envs.grasp_env import GraspEnv  # noqa: E402
-from robolearn.evaluation.rollout import make_policy, rollout, wilson_interval  # noqa: E402
+from robolearn.evaluation.rollout import rollout, wilson_interval  # noqa: E402
+from robolearn.policies.registry import make_policy  # noqa: E402
 from robolearn.sim.world import PhysicsConfig  # noqa: E402
 
 FAITHFUL = PhysicsConfig.faithful().model_dump()
@@ -41,7 +42,7 @@ def _run(args: tuple) -> dict:
     preset, physics, policy, seeds = args
     env = GraspEnv(preset=preset, objects={"split": "test"}, physics=physics or {})
     try:
-        report = rollout(env, make_policy(policy, env, seed=seeds[0]), seeds)
+        report = rollout(env, make_policy(policy, env), seeds)
     finally:
         env.close()
     s = report.summary()

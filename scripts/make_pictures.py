@@ -10,7 +10,8 @@ from pathlib import Path
 
 from robolearn.envs import ENV_IDS, make_env
 from robolearn.evaluation.media import write_gif, write_png
-from robolearn.evaluation.rollout import make_policy, rollout
+from robolearn.evaluation.rollout import rollout
+from robolearn.policies.registry import make_policy
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
 

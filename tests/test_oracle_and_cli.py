@@ -3,7 +3,8 @@ import json
 import pytest
 
 from robolearn.envs import ENV_IDS, make_env
-from robolearn.evaluation.rollout import make_policy, rollout, wilson_interval
+from robolearn.evaluation.rollout import rollout, wilson_interval
+from robolearn.policies.registry import make_policy
 
 
 @pytest.mark.parametrize("env_id", sorted(ENV_IDS))

@@ -3,7 +3,7 @@ import numpy as np
 from robolearn.collection.record import features, motor_commands, record_episode, yaw_of
 from robolearn.data import EpisodeStore
 from robolearn.envs.grasp_env import GraspEnv
-from robolearn.evaluation.rollout import make_policy
+from robolearn.policies.registry import make_policy
 
 
 def test_motor_command_is_final_pose_minus_pose():

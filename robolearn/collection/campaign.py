@@ -20,6 +20,7 @@ from pydantic import Field
 from robolearn.config import Config, ConfigError
 from robolearn.data.info import join, location, open_shards, shard_paths
 from robolearn.data.store import EpisodeStore, Feature, StoreError
+from robolearn.policies.cem import CEMConfig
 
 
 class CampaignConfig(Config):
@@ -27,44 +28,38 @@ class CampaignConfig(Config):
 
     env: str = Field("robolearn/GraspKuka-v0", description="registered env id or env TOML file")
     objects: Literal["train", "test", "all"] = "train"
-    policy: Literal["random", "oracle", "mix"] = "random"
-    down_bias: float = Field(0.5, ge=0, le=2, description="random: shift of dz toward descending (Levine, Quillen)")
-    epsilon: float = Field(0.3, ge=0, le=1, description="mix: probability of a random action at each step")
+    policy: Literal["random", "oracle", "mix", "cem"] = Field(
+        "random", description="mix: the oracle with epsilon random actions; cem: the CEM servo over `checkpoint`"
+    )
+    down_bias: float = Field(0.5, ge=0, le=2, description="random actions: shift of dz toward descending (Levine)")
+    epsilon: float = Field(0.3, ge=0, le=1, description="mix, cem: probability of a random action at each step")
+    checkpoint: str | None = Field(None, description="cem: the GraspCNN checkpoint directory")
+    cem: CEMConfig = Field(default_factory=CEMConfig)
     episodes: int = Field(100, ge=1)
     workers: int = Field(2, ge=1, le=256)
     seed: int = Field(0, ge=0)
     store: str = "out/dataset"
 
 
+# Collection seeds have bit 31 set; evaluation seeds stay below 2**31, so no evaluation episode is
+# ever a collected one.
+COLLECTION_SEED_BIT = 1 << 31
+EVAL_SEED_LIMIT = COLLECTION_SEED_BIT
+
+
 def episode_seed(campaign_seed: int, index: int) -> int:
-    """The env seed of episode `index`: a function of the campaign seed and the index alone."""
-    return int(np.random.SeedSequence([campaign_seed, index]).generate_state(1, dtype=np.uint32)[0])
-
-
-class MixPolicy:
-    """The oracle, with each action replaced by a down-biased random one with probability epsilon."""
-
-    def __init__(self, oracle, random, epsilon: float) -> None:
-        self.oracle, self.random, self.epsilon = oracle, random, epsilon
-        self.rng = np.random.default_rng(0)
-
-    def reset(self) -> None:
-        self.oracle.reset()
-        self.random.rng = np.random.default_rng(self.rng.integers(1 << 63))
-
-    def act(self, obs):
-        a = self.oracle.act(obs)  # keep the oracle's state current either way
-        return self.random.act(obs) if self.rng.random() < self.epsilon else a
+    """The env seed of episode `index`: a function of the campaign seed and the index alone, >= 2**31."""
+    seed = int(np.random.SeedSequence([campaign_seed, index]).generate_state(1, dtype=np.uint32)[0])
+    return seed | COLLECTION_SEED_BIT
 
 
 def make_collection_policy(cfg: CampaignConfig, env):
-    from robolearn.policies.base import RandomPolicy
+    from robolearn.policies.registry import PolicyConfig, make_policy
 
-    if cfg.policy == "random":
-        return RandomPolicy(down_bias=cfg.down_bias)
-    if cfg.policy == "oracle":
-        return env.task.oracle(env)
-    return MixPolicy(env.task.oracle(env), RandomPolicy(down_bias=cfg.down_bias), cfg.epsilon)
+    name = "oracle" if cfg.policy == "mix" else cfg.policy
+    epsilon = 0.0 if cfg.policy in ("random", "oracle") else cfg.epsilon
+    return make_policy(PolicyConfig(name=name, epsilon=epsilon, down_bias=cfg.down_bias, checkpoint=cfg.checkpoint,
+                                    cem=cfg.cem), env)  # fmt: skip
 
 
 def committed_indices(root: str) -> list[int]:
@@ -90,10 +85,10 @@ def prepare(cfg: CampaignConfig, env_config: dict[str, Any], *, resume: bool) ->
         diff = _first_difference(old["env_config"], env_config)
         if diff:
             raise ConfigError(f"store {cfg.store}: --resume with a different env config: {diff}")
-        for key in ("seed", "policy", "objects"):
-            if old["campaign"][key] != manifest["campaign"][key]:
+        for key in ("seed", "policy", "objects", "checkpoint"):
+            if old["campaign"].get(key) != manifest["campaign"][key]:
                 raise ConfigError(f"store {cfg.store}: --resume with a different {key}: "
-                                  f"{old['campaign'][key]!r} before, {manifest['campaign'][key]!r} now")  # fmt: skip
+                                  f"{old['campaign'].get(key)!r} before, {manifest['campaign'][key]!r} now")  # fmt: skip
         done = committed_indices(cfg.store)
         if len(done) != len(set(done)):
             raise StoreError(f"store {cfg.store}: an episode index is committed twice")

@@ -10,7 +10,8 @@ terminates; it is a success if an object ends above `task.success_height`.
 Observation: Dict(rgb (H,W,3) uint8, [depth (H,W) float32 metres], state (7,) float32 =
 end-effector target xyz, sin/cos yaw, gripper opening, fraction of steps used).
 info of step(): is_success, grasp_attempted, gripper_pose = [x, y, z, yaw] of the end-effector
-target after the action (before any lift): at the last step, the pose p_T of the grasp.
+target after the action (before any lift): at the last step, the pose p_T of the grasp;
+lifted_object_ids: the procedural ids of the objects lifted above the success height.
 """
 
 from __future__ import annotations
@@ -89,10 +90,12 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             self._grasp()
             self.attempted = True
         obs = self._observe()
-        success = self.attempted and self.task.success(world)
+        lifted = self.task.lifted(world) if self.attempted else []
+        success = bool(lifted)
         reward = self.task.reward(world, attempted=self.attempted)
         truncated = not self.attempted and self.t >= tc.max_steps
-        info = {"is_success": success, "grasp_attempted": self.attempted, "gripper_pose": pose}
+        info = {"is_success": success, "grasp_attempted": self.attempted, "gripper_pose": pose,
+                "lifted_object_ids": lifted}  # fmt: skip
         return obs, reward, self.attempted, truncated, info
 
     def _grasp(self) -> None:

@@ -41,8 +41,12 @@ class GraspTask:
 
     def success(self, world: World) -> bool:
         """True when an object's base is above `task.success_height`."""
+        return bool(self.lifted(world))
+
+    def lifted(self, world: World) -> list[int]:
+        """Ids (among the 1000 procedural objects) of the objects whose base is above `task.success_height`."""
         h = self.config.task.success_height
-        return any(pos[2] > h for pos, _ in world.object_poses())
+        return [oid for oid, (pos, _) in zip(world.object_ids, world.object_poses()) if pos[2] > h]
 
     def reward(self, world: World, *, attempted: bool) -> float:
         """1 for a successful grasp, else 0 (sparse, as KukaDiverseObjectEnv)."""

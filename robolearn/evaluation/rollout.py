@@ -11,18 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from robolearn.envs.grasp_env import GraspEnv
-from robolearn.policies.base import Policy, RandomPolicy, start_episode
-
-POLICIES = ("random", "oracle")
-
-
-def make_policy(name: str, env: GraspEnv, *, seed: int = 0) -> Policy:
-    """A built-in policy by name: 'random' (uniform actions) or 'oracle' (the task's scripted grasp)."""
-    if name == "random":
-        return RandomPolicy(seed=seed)
-    if name == "oracle":
-        return env.task.oracle(env)
-    raise ValueError(f"unknown policy '{name}'; allowed: {', '.join(POLICIES)}")
+from robolearn.policies.base import Policy, start_episode
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -42,6 +31,7 @@ class Episode:
     success: bool
     steps: int
     object_ids: list[int]
+    lifted_object_ids: list[int]
     seconds: float
 
 
@@ -62,6 +52,16 @@ class RolloutReport:
     def successes(self) -> int:
         return sum(e.success for e in self.episodes)
 
+    def per_object(self) -> dict[int, dict[str, int]]:
+        """For each object id: episodes it was in the tray, and episodes it was the one lifted."""
+        out: dict[int, dict[str, int]] = {}
+        for e in self.episodes:
+            for oid in set(e.object_ids):
+                out.setdefault(int(oid), {"episodes": 0, "lifted": 0})["episodes"] += 1
+            for oid in set(e.lifted_object_ids):
+                out.setdefault(int(oid), {"episodes": 0, "lifted": 0})["lifted"] += 1
+        return dict(sorted(out.items()))
+
     def summary(self) -> dict:
         n = max(self.n, 1)
         lo, hi = wilson_interval(self.successes, self.n)
@@ -77,6 +77,7 @@ class RolloutReport:
                 "python": 1000 * (self.seconds - self.physics_s - self.render_s) / n,
             },
             "substeps_per_episode": self.substeps / n,
+            "per_object": self.per_object(),
             "per_episode": [asdict(e) for e in self.episodes],
         }
 
@@ -102,9 +103,8 @@ def rollout(env: GraspEnv, policy: Policy, seeds: Iterable[int], *, record_first
             done, steps = terminated or truncated, steps + 1
             if i < record_first:
                 frames.append(obs["rgb"])
-        episodes.append(
-            Episode(seed, bool(step_info["is_success"]), steps, info["object_ids"], time.perf_counter() - te)
-        )
+        episodes.append(Episode(seed, bool(step_info["is_success"]), steps, info["object_ids"],
+                                step_info["lifted_object_ids"], time.perf_counter() - te))  # fmt: skip
         bar.set_postfix(success=f"{sum(e.success for e in episodes) / len(episodes):.2f}")
     return RolloutReport(episodes, time.perf_counter() - t0, world.timers["physics"], world.timers["render"],
                          world.substeps - sub0, frames)  # fmt: skip

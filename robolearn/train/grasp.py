@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -97,6 +98,8 @@ def evaluate(model: torch.nn.Module, selections, device, batch_size: int = 256) 
             logits.append(out.float().cpu().numpy())
             labels.append(batch["success"].numpy())
     model.train()
+    if not logits:
+        return {"loss": None, "accuracy": None, "auc": None, "ece": None, "positive_rate": None, "frames": 0}
     return binary_report(np.concatenate(logits), np.concatenate(labels))
 
 
@@ -131,6 +134,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     val_sel = select(val_stores, holdout=0, split_seed=0, part="all") if val_stores else select(
         stores, holdout=cfg.data.holdout, split_seed=cfg.data.split_seed, part="holdout")  # fmt: skip
     frames = sum(s.n_frames for s in train_sel)
+    if not sum(s.n_frames for s in val_sel) and acc.is_main_process:
+        print(f"warning: no validation episodes (holdout {cfg.data.holdout} of {sum(len(s.chosen) for s in val_sel)} "
+              "episodes chose none); validation metrics will be empty", file=sys.stderr)  # fmt: skip
     frame_bytes = 3 * mcfg.image_size**2 + 24
     in_memory = cfg.data.in_memory == "yes" or (
         cfg.data.in_memory == "auto" and frames * frame_bytes <= cfg.data.memory_limit_mb * 2**20
@@ -185,7 +191,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
         report = evaluate(raw, val_sel, acc.device)
         if writer:
             for k in ("loss", "accuracy", "auc", "ece"):
-                if report[k] is not None:
+                if report.get(k) is not None:
                     writer.add_scalar(f"val/{k}", report[k], step)
             with open(out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps({"step": step, **report}) + "\n")

@@ -1,0 +1,147 @@
+"""The closed-loop grasp servo of Levine et al. 2016 over a grasp-success scorer g(I_t, v_t).
+
+At each step the servo searches motor commands v = (dx, dy, dz, dyaw) — the move from the current
+gripper pose to the pose where the grasp will close — by the cross-entropy method (3 iterations,
+64 samples, 6 elites: Levine's numbers), scores each with g, and moves toward the best v* by at
+most one step's reach. Levine's heuristics, configurable: when the score of not moving, g(I_t, 0),
+is at least `close_ratio` (90%) of g(I_t, v*), grasp here (descend straight down, which makes
+the env close the gripper); when it is below `raise_ratio` (50%), move up as well as across.
+
+Commands are sampled inside what the episode can still reach: the workspace, and `dv` metres /
+`da` radians per remaining step; with the height hack the height follows the forced descent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+
+from robolearn.config import Config
+from robolearn.envs.config import EnvConfig
+
+# A scorer maps (rgb (H,W,3) uint8, motor commands (N,5)) to success probabilities (N,).
+Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class CEMConfig(Config):
+    iterations: int = Field(3, ge=1, le=20)
+    samples: int = Field(64, ge=2, le=4096)
+    elites: int = Field(6, ge=1)
+    close_ratio: float = Field(0.9, ge=0, le=1, description="grasp when g(I,0) >= close_ratio * g(I,v*)")
+    raise_ratio: float = Field(0.5, ge=0, le=1, description="also move up when g(I,0) < raise_ratio * g(I,v*)")
+    init_std: tuple[float, float, float, float] = Field((0.08, 0.08, 0.1, 0.5), description="dx dy dz (m), dyaw (rad)")
+
+
+def motor_command(v: np.ndarray) -> np.ndarray:
+    """(N,4) (dx, dy, dz, dyaw) -> (N,5) (dx, dy, dz, sin dyaw, cos dyaw), the stored label's form."""
+    return np.concatenate([v[:, :3], np.sin(v[:, 3:4]), np.cos(v[:, 3:4])], axis=1).astype(np.float32)
+
+
+def model_scorer(model, device: str = "cpu") -> Scorer:
+    """Score commands with a GraspCNN: the image tower runs once, the commands share its features."""
+    import torch
+
+    model = model.to(device).eval()
+
+    @torch.no_grad()
+    def score(rgb: np.ndarray, commands: np.ndarray) -> np.ndarray:
+        feats = model.features(torch.from_numpy(np.ascontiguousarray(rgb))[None].to(device))
+        c = torch.from_numpy(commands).to(device)
+        return torch.sigmoid(model.score(feats.expand(len(c), -1, -1, -1), c)).float().cpu().numpy()
+
+    return score
+
+
+class CEMServo:
+    """Policy: `reset()`, `act(obs)`. `scorer` gives P(success | image, command)."""
+
+    def __init__(self, scorer: Scorer, env_config: EnvConfig, cem: CEMConfig | None = None, *,
+                 open_loop: bool = False, seed: int = 0) -> None:  # fmt: skip
+        self.scorer, self.env_config, self.cem = scorer, env_config, cem or CEMConfig()
+        self.open_loop = open_loop
+        self.rng = np.random.default_rng(seed)
+        self.plan: np.ndarray | None = None  # open loop: the grasp pose planned from the first image
+        self.last: dict[str, float] = {}
+
+    def reset(self) -> None:
+        self.plan = None
+
+    # -- geometry --------------------------------------------------------------------------------
+    def _pose(self, obs) -> tuple[np.ndarray, float, int]:
+        s = obs["state"]
+        steps_left = round((1 - float(s[6])) * self.env_config.task.max_steps)
+        return np.asarray(s[:3], np.float64), float(np.arctan2(s[3], s[4])), max(steps_left, 1)
+
+    def _bounds(self, pos: np.ndarray, steps_left: int) -> tuple[np.ndarray, np.ndarray]:
+        tc = self.env_config.task
+        reach = tc.dv * steps_left
+        lo = np.maximum(np.asarray(tc.workspace_low) - pos, -reach)
+        hi = np.minimum(np.asarray(tc.workspace_high) - pos, reach)
+        if tc.height_hack:  # the height is not the policy's: it descends dv a step
+            lo[2] = hi[2] = max(tc.workspace_low[2], pos[2] - reach) - pos[2]
+        turn = tc.da * steps_left
+        return np.append(lo, -turn), np.append(hi, turn)
+
+    # -- search ----------------------------------------------------------------------------------
+    def search(self, rgb: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, float]:
+        """The best command found by CEM within [lo, hi], and its score."""
+        c = self.cem
+        mean = np.clip(np.zeros(4), lo, hi)
+        std = np.asarray(c.init_std, np.float64)
+        best_v, best_p = mean, -1.0
+        for _ in range(c.iterations):
+            v = np.clip(mean + std * self.rng.standard_normal((c.samples, 4)), lo, hi)
+            p = self.scorer(rgb, motor_command(v))
+            elite = v[np.argsort(-p)[: c.elites]]
+            if p.max() > best_p:
+                best_p, best_v = float(p.max()), v[int(np.argmax(p))]
+            mean, std = elite.mean(axis=0), elite.std(axis=0) + 1e-4
+        return best_v, best_p
+
+    def act(self, obs) -> np.ndarray:
+        tc = self.env_config.task
+        pos, yaw, steps_left = self._pose(obs)
+        lo, hi = self._bounds(pos, steps_left)
+        if self.open_loop:
+            if self.plan is None:  # plan once, from the first image; then go there
+                v, _ = self.search(obs["rgb"], lo, hi)
+                self.plan = np.append(pos + v[:3], yaw + v[3])
+            v = np.clip(np.append(self.plan[:3] - pos, self.plan[3] - yaw), lo, hi)
+            return self._to_action(v, steps_left)
+        v, p_best = self.search(obs["rgb"], lo, hi)
+        stay = np.clip(np.zeros(4), lo, hi)
+        p_stay = float(self.scorer(obs["rgb"], motor_command(stay[None]))[0])
+        self.last = {"p_best": p_best, "p_stay": p_stay}
+        if p_stay >= self.cem.close_ratio * p_best:
+            self.last["decision"] = "close"
+            return np.array([0.0, 0.0, -1.0, 0.0], np.float32)  # straight down: the env grasps at grasp_height
+        action = self._to_action(v, steps_left)
+        if p_stay < self.cem.raise_ratio * p_best and not tc.height_hack:
+            self.last["decision"] = "raise"
+            action[2] = 1.0
+        else:
+            self.last["decision"] = "move"
+        return action
+
+    def _to_action(self, v: np.ndarray, steps_left: int) -> np.ndarray:
+        """One step toward the command: xy and yaw at most a step's reach; height spread over the steps left."""
+        tc = self.env_config.task
+        a = np.array([v[0] / tc.dv, v[1] / tc.dv, v[2] / (tc.dv * steps_left), v[3] / tc.da])
+        return np.clip(a, -1.0, 1.0).astype(np.float32)
+
+
+def load_servo(checkpoint: str | Path, env_config: EnvConfig, cem: CEMConfig | None = None, *,
+               open_loop: bool = False, device: str = "cpu") -> CEMServo:  # fmt: skip
+    """A servo over the GraspCNN at `checkpoint`; refuses one whose image size is not the env's."""
+    from robolearn.train import CheckpointError
+    from robolearn.train.checkpoint import load_model
+
+    model, _ = load_model(checkpoint, expect="GraspCNN")
+    cam = env_config.camera
+    if (model.config.image_size, model.config.image_size) != (cam.height, cam.width):
+        raise CheckpointError(f"{checkpoint}: the model takes {model.config.image_size}x{model.config.image_size} "
+                              f"images, the env renders {cam.width}x{cam.height}")  # fmt: skip
+    return CEMServo(model_scorer(model, device), env_config, cem, open_loop=open_loop)

@@ -1,0 +1,85 @@
+"""Policies by name, for evaluation and collection: one visible registry.
+
+    random     uniform actions, dz shifted down by `down_bias`
+    oracle     the task's scripted grasp with privileged state
+    cem        the closed-loop CEM servo over a GraspCNN `checkpoint`
+    open_loop  one CEM plan from the first image, then executed blind (a baseline)
+
+Any of them explores with `epsilon`: each step's action is replaced by a (down-biased) random one
+with that probability. A policy TOML (policies/cem.toml) holds a `PolicyConfig`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from robolearn.config import Config, ConfigError, load_toml
+from robolearn.policies.base import Policy, RandomPolicy
+from robolearn.policies.cem import CEMConfig
+
+
+class PolicyConfig(Config):
+    name: Literal["random", "oracle", "cem", "open_loop"] = "oracle"
+    checkpoint: str | None = Field(None, description="cem / open_loop: a GraspCNN checkpoint directory")
+    cem: CEMConfig = Field(default_factory=CEMConfig)
+    epsilon: float = Field(0.0, ge=0, le=1, description="probability of a random action at each step")
+    down_bias: float = Field(0.0, ge=0, le=2, description="random actions: dz shifted toward descending")
+    device: str = Field("cpu", description="where a model scores: cpu | cuda")
+
+
+class EpsilonMix:
+    """`base`, with each action replaced by `random`'s with probability epsilon."""
+
+    def __init__(self, base: Policy, random: RandomPolicy, epsilon: float) -> None:
+        self.base, self.random, self.epsilon = base, random, epsilon
+        self.rng = np.random.default_rng(0)
+
+    def reset(self) -> None:
+        self.base.reset()
+        self.random.rng = np.random.default_rng(self.rng.integers(1 << 63))
+
+    def act(self, obs):
+        a = self.base.act(obs)  # keep the base policy's state current either way
+        return self.random.act(obs) if self.rng.random() < self.epsilon else a
+
+
+def _servo(cfg: PolicyConfig, env, open_loop: bool) -> Policy:
+    from robolearn.policies.cem import load_servo
+
+    if not cfg.checkpoint:
+        raise ConfigError(f"policy '{cfg.name}' needs a checkpoint (set `checkpoint` or pass --checkpoint)")
+    if not Path(cfg.checkpoint).exists():
+        raise ConfigError(f"policy '{cfg.name}': checkpoint {cfg.checkpoint} does not exist")
+    return load_servo(cfg.checkpoint, env.config, cfg.cem, open_loop=open_loop, device=cfg.device)
+
+
+BUILDERS: dict[str, Callable[[PolicyConfig, object], Policy]] = {
+    "random": lambda cfg, env: RandomPolicy(down_bias=cfg.down_bias),
+    "oracle": lambda cfg, env: env.task.oracle(env),
+    "cem": lambda cfg, env: _servo(cfg, env, open_loop=False),
+    "open_loop": lambda cfg, env: _servo(cfg, env, open_loop=True),
+}
+
+
+def make_policy(cfg: PolicyConfig | str, env, **overrides) -> Policy:
+    """The policy `cfg` (a PolicyConfig, a name or a policy TOML) acting in `env`."""
+    cfg = cfg if isinstance(cfg, PolicyConfig) else policy_config(cfg, **overrides)
+    policy = BUILDERS[cfg.name](cfg, env)
+    if cfg.epsilon > 0 and cfg.name != "random":
+        policy = EpsilonMix(policy, RandomPolicy(down_bias=cfg.down_bias), cfg.epsilon)
+    return policy
+
+
+def policy_config(spec: str, **overrides) -> PolicyConfig:
+    """A policy name (random, oracle, cem, open_loop) or a policy TOML file, with `overrides` applied."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if spec in BUILDERS:
+        return PolicyConfig(name=spec, **overrides)
+    if spec.endswith(".toml") or Path(spec).exists():
+        return load_toml(spec, PolicyConfig, overrides=overrides)
+    raise ConfigError(f"unknown policy '{spec}': allowed: {', '.join(BUILDERS)}, or a policy TOML file")

@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from robolearn.envs import load_env_config
+from robolearn.policies.cem import CEMConfig, CEMServo
+
+
+def obs_at(pos=(0.57, 0.02, 0.30), yaw=0.0, used=0.0, size=16):
+    state = np.array([*pos, np.sin(yaw), np.cos(yaw), 1.0, used], np.float32)
+    return {"rgb": np.zeros((size, size, 3), np.uint8), "state": state}
+
+
+class Peak:
+    """A stub scorer: P(success) peaks at command `best` (dx, dy, dz, dyaw); counts its calls."""
+
+    def __init__(self, best, height=0.95, floor=0.0, width=0.03):
+        self.best, self.height, self.floor, self.width = np.asarray(best, float), height, floor, width
+        self.calls = 0
+
+    def __call__(self, rgb, commands):
+        self.calls += 1
+        v = np.concatenate([commands[:, :3], np.arctan2(commands[:, 3:4], commands[:, 4:5])], axis=1)
+        d2 = (((v - self.best) / np.array([1, 1, 1, 10])) ** 2).sum(axis=1)
+        return self.floor + (self.height - self.floor) * np.exp(-d2 / (2 * self.width**2))
+
+
+@pytest.fixture
+def kuka():
+    return load_env_config("robolearn/GraspKuka-v0")
+
+
+def test_cem_finds_the_best_command_within_reach(kuka):
+    servo = CEMServo(Peak([0.04, -0.03, -0.1, 0.3]), kuka, CEMConfig(close_ratio=1.0, raise_ratio=0.0), seed=0)
+    pos = np.array([0.57, 0.02, 0.30])
+    v, p = servo.search(obs_at()["rgb"], *servo._bounds(pos, 8))
+    assert p > 0.8
+    np.testing.assert_allclose(v[:3], [0.04, -0.03, -0.1], atol=0.02)
+
+
+def test_servo_closes_when_not_moving_scores_nearly_as_well(kuka):
+    scorer = Peak([0.0, 0.0, 0.0, 0.0], height=0.9, floor=0.85)  # staying put is (almost) as good as anything
+    servo = CEMServo(scorer, kuka, seed=0)
+    action = servo.act(obs_at())
+    assert servo.last["decision"] == "close"
+    np.testing.assert_array_equal(action, [0, 0, -1, 0])  # straight down: the env grasps at the grasp height
+
+
+def test_servo_raises_when_not_moving_scores_below_half_the_best(kuka):
+    scorer = Peak([0.1, 0.0, 0.0, 0.0], height=0.9, floor=0.05)
+    servo = CEMServo(scorer, kuka, seed=0)
+    action = servo.act(obs_at())
+    assert servo.last["decision"] == "raise"
+    assert action[2] == 1.0 and action[0] > 0.5  # up, and across toward the best grasp
+
+
+def test_servo_moves_without_raising_between_the_two_thresholds(kuka):
+    scorer = Peak([0.05, 0.0, 0.0, 0.0], height=0.9, floor=0.6)  # staying scores 2/3 of the best
+    servo = CEMServo(scorer, kuka, seed=0)
+    action = servo.act(obs_at())
+    assert servo.last["decision"] == "move" and action[2] < 1.0 and action[0] > 0.5
+
+
+def test_thresholds_are_configurable(kuka):
+    scorer = Peak([0.05, 0.0, 0.0, 0.0], height=0.9, floor=0.6)
+    servo = CEMServo(scorer, kuka, CEMConfig(close_ratio=0.5), seed=0)
+    servo.act(obs_at())
+    assert servo.last["decision"] == "close"
+
+
+def test_open_loop_plans_once_from_the_first_image(kuka):
+    scorer = Peak([0.06, 0.0, -0.2, 0.0])
+    servo = CEMServo(scorer, kuka, open_loop=True, seed=0)
+    servo.reset()
+    servo.act(obs_at())
+    calls = scorer.calls
+    assert calls == servo.cem.iterations
+    servo.act(obs_at(pos=(0.6, 0.02, 0.27), used=1 / 8))
+    assert scorer.calls == calls  # later steps follow the plan without looking
+
+
+def test_height_hack_fixes_the_height_of_every_sample(kuka):
+    diverse = load_env_config("robolearn/KukaDiverse-v0")
+    servo = CEMServo(Peak([0, 0, 0, 0]), diverse, seed=0)
+    lo, hi = servo._bounds(np.array([0.55, 0.0, 0.3]), 3)
+    assert lo[2] == hi[2] == pytest.approx(-3 * diverse.task.dv)

@@ -1,0 +1,78 @@
+"""The whole loop on a tiny budget: collect -> train -> evaluate the CEM servo back in simulation."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+TINY_ENV = 'arm = "kuka"\n[camera]\nwidth = 16\nheight = 16\n'
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    tmp = tmp_path_factory.mktemp("pipeline")
+    env = tmp / "tiny.toml"
+    env.write_text(TINY_ENV)
+    campaign = tmp / "campaign.toml"
+    campaign.write_text(f'env = "{env}"\npolicy = "mix"\nepsilon = 0.5\nepisodes = 8\nworkers = 2\n'
+                        f'store = "{tmp / "data"}"\n')  # fmt: skip
+    train = tmp / "train.toml"
+    train.write_text("steps = 6\neval_every = 6\ncheckpoint_every = 6\n[data]\nbatch_size = 16\nworkers = 0\n")
+
+    def cli(*args):
+        result = subprocess.run([sys.executable, "-m", "robolearn.cli", *map(str, args)], cwd=root,
+                                capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result
+
+    cli("collect", campaign)
+    cli("train", train, "--store", tmp / "data", "--out", tmp / "run")
+    return {"tmp": tmp, "env": env, "checkpoint": tmp / "run" / "checkpoints" / "step-0000006"}
+
+
+def test_collect_train_eval_side_by_side(trained, run_cli):
+    out = trained["tmp"] / "eval"
+    result = run_cli("eval", "--env", str(trained["env"]), "--policy", "random", "--policy", "cem", "--policy",
+                     "open_loop", "--checkpoint", str(trained["checkpoint"]), "-n", "2", "--out", str(out),
+                     "--videos", "1")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    assert list(report["policies"]) == ["random", "cem", "open_loop"]
+    for r in report["policies"].values():
+        assert r["episodes"] == 2 and 0 <= r["success_ci95"][0] <= r["success_rate"] <= r["success_ci95"][1] <= 1
+        assert sum(o["episodes"] for o in r["per_object"].values()) == 2 * 5  # 5 objects per tray
+        assert [e["seed"] for e in r["per_episode"]] == [1_000_000, 1_000_001]
+    assert report["policies"]["cem"]["policy"]["checkpoint"] == str(trained["checkpoint"])
+    assert "| cem |" in (out / "comparison.md").read_text()
+    assert (out / "success.png").stat().st_size > 1000
+    assert (out / "cem_episode0.mp4").stat().st_size > 0
+
+
+def test_collect_with_the_cem_servo_from_a_checkpoint(trained, run_cli):
+    tmp = trained["tmp"]
+    campaign = tmp / "cem_campaign.toml"
+    campaign.write_text(f'env = "{trained["env"]}"\npolicy = "cem"\ncheckpoint = "{trained["checkpoint"]}"\n'
+                        f'epsilon = 0.2\nepisodes = 2\nworkers = 1\nstore = "{tmp / "cem_data"}"\n')  # fmt: skip
+    result = run_cli("collect", str(campaign))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp / "cem_data" / "summary.json").read_text())["collected"] == 2
+
+
+def one_line(result, fragment):
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr and fragment in lines[0], result.stderr
+
+
+def test_eval_bad_input(trained, run_cli):
+    ck = str(trained["checkpoint"])
+    one_line(run_cli("eval", "--env", "robolearn/GraspKuka-v0", "--policy", "cem", "--checkpoint", ck, "-n", "1"),
+             "the model takes 16x16 images, the env renders 64x64")  # fmt: skip
+    one_line(run_cli("eval", "--env", "robolearn/Nope-v0", "-n", "1"), "Nope-v0")
+    one_line(run_cli("eval", "--env", str(trained["env"]), "--policy", "cem", "-n", "0"), "--episodes: got 0")
+    one_line(run_cli("eval", "--env", str(trained["env"]), "--policy", "cem", "-n", "1"), "needs a checkpoint")
+    one_line(run_cli("eval", "--env", str(trained["env"]), "--seed", str(2**31), "-n", "1"), "evaluation seeds lie in")
