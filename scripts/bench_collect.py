@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from benchdoc import replace_section  # noqa: E402
+from benchdoc import publish  # noqa: E402
 
 from robolearn.collection.campaign import CampaignConfig, prepare, run_local, run_ray  # noqa: E402
 from robolearn.data.info import summarize  # noqa: E402
@@ -70,9 +70,7 @@ def main() -> None:
         f"{two['bytes_per_frame']:.0f}; compression ratio of the frame data: {two['compression_ratio']:.1f}x.",
         "",
     ])  # fmt: skip
-    print(text)
-    if not args.no_write:
-        replace_section(ROOT / "docs" / "BENCHMARKS.md", text.splitlines()[0], text)
+    publish(text, write=not args.no_write)
 
 
 if __name__ == "__main__":

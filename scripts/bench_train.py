@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from benchdoc import replace_section  # noqa: E402
+from benchdoc import publish  # noqa: E402
 
 from robolearn.data.info import open_dataset  # noqa: E402
 from robolearn.data.loader import StreamingLoader, select  # noqa: E402
@@ -198,9 +198,7 @@ def main() -> None:
         "the prefetch queue and the model, not by the store (the index kept per store is a few bytes per episode).",
         "",
     ])  # fmt: skip
-    print(text)
-    if not args.no_write:
-        replace_section(ROOT / "docs" / "BENCHMARKS.md", text.splitlines()[0], text)
+    publish(text, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from benchdoc import replace_section  # noqa: E402
+from benchdoc import publish  # noqa: E402
 
 from robolearn.collection.campaign import CampaignConfig, _worker  # noqa: E402
 from robolearn.envs import load_env_config  # noqa: E402
@@ -98,9 +98,7 @@ def main() -> None:
         f"{args.episodes} episodes in {seconds / 60:.1f} min.",
         "",
     ])  # fmt: skip
-    print(text)
-    if not args.no_write:
-        replace_section(ROOT / "docs" / "BENCHMARKS.md", text.splitlines()[0], text)
+    publish(text, write=not args.no_write)
 
 
 if __name__ == "__main__":

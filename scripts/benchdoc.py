@@ -15,3 +15,10 @@ def replace_section(path: Path, heading: str, text: str) -> None:
         end = old.find("\n## ", start + 1)
         old = old[:start] + old[end + 1 :] if end >= 0 else old[:start]
     path.write_text(old.rstrip() + "\n\n" + text)
+
+
+def publish(text: str, *, write: bool) -> None:
+    """Print a section (its first line is the '## ' heading) and, with `write`, put it in docs/BENCHMARKS.md."""
+    print(text)
+    if write:
+        replace_section(Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md", text.splitlines()[0], text)
