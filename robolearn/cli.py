@@ -192,6 +192,7 @@ def train_cmd(
     precision: Annotated[str | None, typer.Option(help="override: no | bf16 | fp16")] = None,
     device: Annotated[str | None, typer.Option(help="override: auto | cpu")] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out from its latest checkpoint")] = False,
+    init_from: Annotated[str | None, typer.Option(help="warm start from this checkpoint's weights")] = None,
 ) -> None:
     """Train the grasp-success CNN on stored episodes; checkpoints, TensorBoard logs, validation metrics.
 
@@ -199,8 +200,8 @@ def train_cmd(
     from robolearn.config import load_toml
     from robolearn.train.grasp import TrainConfig, train
 
-    overrides: dict = {k: v for k, v in {"steps": steps, "out": out, "precision": precision, "device": device}.items()
-                       if v is not None}  # fmt: skip
+    overrides: dict = {k: v for k, v in {"steps": steps, "out": out, "precision": precision, "device": device,
+                                         "init_from": init_from}.items() if v is not None}  # fmt: skip
     data = {k: v for k, v in {"stores": store, "val_stores": val_store, "batch_size": batch_size,
                               "workers": workers}.items() if v is not None}  # fmt: skip
     if data:

@@ -135,3 +135,21 @@ def test_bad_training_input_is_one_line_with_exit_code_2(tmp_path, blob_store, r
                    "'data' differs")  # fmt: skip
     one_line_error(run_cli("train", str(config), "--store", str(tmp_path / "nothing"), "--out", str(tmp_path / "c")),
                    "no such dataset")  # fmt: skip
+
+
+def test_warm_start_begins_from_the_given_weights(tmp_path, blob_store, run_cli):
+    config = write_config(tmp_path, blob_store, steps=2, eval_every=2, checkpoint_every=2)
+    assert run_cli("train", str(config), "--out", str(tmp_path / "first")).returncode == 0
+    start = tmp_path / "first" / "checkpoints" / "step-0000002"
+    tiny_lr = write_config(tmp_path, blob_store, steps=1, eval_every=1, checkpoint_every=1,
+                           optim={"lr": 1e-12, "warmup_steps": 0})  # fmt: skip
+    result = run_cli("train", str(tiny_lr), "--out", str(tmp_path / "warm"), "--init-from", str(start))
+    assert result.returncode == 0, result.stderr[-2000:]
+    a, b = final_weights(tmp_path / "first", 2), final_weights(tmp_path / "warm", 1)
+    for key in a:
+        if "running" in key or "num_batches" in key:
+            continue  # BatchNorm statistics move with the data, not the learning rate
+        assert (a[key] - b[key]).abs().max() < 1e-6, key
+    other = write_config(tmp_path, blob_store, steps=1, model={"channels": 8})
+    one_line_error(run_cli("train", str(other), "--out", str(tmp_path / "x"), "--init-from", str(start)),
+                   "warm start needs the same architecture")  # fmt: skip

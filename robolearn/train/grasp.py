@@ -66,6 +66,7 @@ class TrainConfig(Config):
     device: Literal["auto", "cpu"] = Field("auto", description="auto: accelerate picks CUDA/TPU when present")
     seed: int = Field(0, ge=0)
     out: str = "out/grasp_cnn"
+    init_from: str | None = Field(None, description="warm start: a GraspCNN checkpoint whose weights start the run")
 
 
 # What must be equal for a resumed run to continue the same sequence of batches and updates.
@@ -148,6 +149,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     # -- model, optimizer, resume ---------------------------------------------------------------
     set_seed(cfg.seed)
     model = GraspCNN(mcfg)
+    if cfg.init_from and not (resume and prior is not None):
+        init = checkpoint.read_config(cfg.init_from)
+        if init["model"] != "GraspCNN" or init["config"] != mcfg.model_dump():
+            raise checkpoint.CheckpointError(f"init_from {cfg.init_from}: a {init['model']} with another config "
+                                             "than this run's model; warm start needs the same architecture")  # fmt: skip
+        checkpoint.load_weights(model, Path(cfg.init_from))
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     rest = [p for n, p in model.named_parameters() if p.ndim <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.optim.weight_decay},
