@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import zarr
 
 from robolearn.data.info import open_shards, shard_paths
 
@@ -83,7 +84,9 @@ def test_collect_then_resume_after_sigkill_gives_the_same_episodes(tmp_path, run
         ("file", [], "is a file"),
         ("exists", [], "pass --resume"),
         ("other_env", ["--resume"], "different env config: camera.width: 16 before, 24 now"),
+        ("other_schema", ["--resume", "--episodes", "2"], "store schema version 99"),
         (None, ["--episodes", "0"], "--episodes: got 0"),
+        (None, ["--episodes", "-3"], "--episodes: got -3"),
         ("bad_policy", [], "key 'policy'"),
     ],
 )
@@ -92,10 +95,13 @@ def test_collect_bad_input_is_one_line_exit_2_and_keeps_data(tmp_path, run_cli, 
     store = tmp_path / "ds"
     if setup == "file":
         store.write_text("not a dataset")
-    if setup in ("exists", "other_env"):
+    if setup in ("exists", "other_env", "other_schema"):
         assert collect(run_cli, campaign).returncode == 0
     if setup == "other_env":
         (tmp_path / "tiny.toml").write_text('arm = "kuka"\n[camera]\nwidth = 24\nheight = 16\n')
+    if setup == "other_schema":  # a shard written by another robolearn's schema
+        group = zarr.open_group(str(shard_paths(store)[0]), mode="r+")
+        group.attrs["robolearn"] = {**group.attrs["robolearn"], "schema_version": 99}
     if setup == "bad_policy":
         campaign.write_text(campaign.read_text().replace('"random"', '"greedy"'))
     result = collect(run_cli, campaign, *args)
@@ -104,6 +110,8 @@ def test_collect_bad_input_is_one_line_exit_2_and_keeps_data(tmp_path, run_cli, 
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
     if setup in ("exists", "other_env"):
         assert len(episodes_by_index(store)) == 1  # nothing committed was lost
+    if setup == "other_schema":
+        assert zarr.open_group(str(shard_paths(store)[0]), mode="r")["meta/episode_ends"].shape == (1,)
 
 
 def test_info_reports_the_dataset_and_check_names_a_broken_episode(tmp_path, run_cli):
