@@ -181,3 +181,24 @@ def test_collect_into_object_storage_then_resume_and_read_back(tmp_path, run_cli
     info = run_cli("info", url, "--check")
     assert info.returncode == 0, info.stderr
     assert "5 of 5 episodes readable" in info.stdout
+
+
+def test_workers_stop_when_the_collector_is_killed(tmp_path):
+    campaign = write_campaign(tmp_path, episodes=200, workers=2)
+    proc = subprocess.Popen([sys.executable, "-m", "robolearn.cli", "collect", str(campaign)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and len(episodes_by_index(tmp_path / "ds")) < 1:
+        time.sleep(0.1)
+    workers = [int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+    assert workers, "no worker processes found"
+    os.kill(proc.pid, signal.SIGKILL)  # the collector alone: its workers are orphaned
+    proc.wait()
+    deadline = time.time() + 60
+    while time.time() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.2)
+    alive = [w for w in workers if Path(f"/proc/{w}").exists()]
+    for w in alive:
+        os.kill(w, signal.SIGKILL)
+    assert not alive, "workers kept collecting after the collector died"
+    assert len(episodes_by_index(tmp_path / "ds")) < 200

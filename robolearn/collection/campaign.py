@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import time
 from typing import Any, Literal
 
@@ -125,8 +126,11 @@ def _worker(cfg_json: str, env_config: dict, shard: str, indices: list[int], que
     fs, path = location(shard)
     store = (EpisodeStore.open(shard, "a") if fs.exists(path)
              else EpisodeStore.create(shard, frame_features=frame_f, episode_features=value_f))  # fmt: skip
+    parent = os.getppid()
     try:
         for i in indices:
+            if os.getppid() != parent:  # the collector is gone (killed): stop rather than write on unseen
+                return
             t = time.perf_counter()
             frames, values = record_episode(env, policy, episode_seed(cfg.seed, i))
             t_env = time.perf_counter() - t
