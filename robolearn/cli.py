@@ -209,7 +209,8 @@ def train_cmd(
     cfg = load_toml(config, TrainConfig, overrides=overrides)
     summary = train(cfg, resume=resume, source=str(config))
     if summary["main_process"]:
-        typer.echo(json.dumps({k: summary[k] for k in ("checkpoint", "samples_per_s", "loader_wait_fraction")}
+        typer.echo(json.dumps({k: summary[k] for k in ("checkpoint", "best_checkpoint", "best_val_auc", "samples_per_s",
+                                                      "loader_wait_fraction")}
                               | {"val_" + k: summary["val"][k] for k in ("loss", "accuracy", "auc", "ece")}))  # fmt: skip
 
 

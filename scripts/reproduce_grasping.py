@@ -47,15 +47,16 @@ def collect(args, r: int, policy: str, episodes: int, checkpoint: str | None) ->
 def fit(args, r: int, stores: list[str], steps: int, init: str | None) -> str:
     out = args.out / "cnn" / f"round-{r}"
     final = out / "checkpoints" / f"step-{steps:07d}"
-    if final.exists():
-        return str(final)
+    if final.exists():  # a rerun: this round is trained
+        return str(out / "best") if (out / "best").exists() else str(final)
     cfg = TrainConfig(steps=steps, eval_every=max(steps // 4, 1), checkpoint_every=max(steps // 4, 1), out=str(out),
                       init_from=init, data={"stores": stores, "holdout": 0.05, "workers": 2},
                       optim={"lr": 1e-3 if init is None else 3e-4, "warmup_steps": 100 if init is None else 20})  # fmt: skip
     summary = train(cfg, resume=True)
     val = summary["val"]
-    print(f"round {r}: grasp CNN {steps} steps, validation AUC {val['auc']}, accuracy {val['accuracy']}")
-    return summary["checkpoint"]
+    print(f"round {r}: grasp CNN {steps} steps, validation AUC {val['auc']}, accuracy {val['accuracy']}; "
+          f"best validation AUC {summary['best_val_auc']} (early stopping: that model is used)")  # fmt: skip
+    return summary["best_checkpoint"] or summary["checkpoint"]
 
 
 def evaluate_cem(args, checkpoint: str) -> dict:

@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from robolearn.data.store import EpisodeStore, Feature
 from robolearn.data.synthetic import write_blob_store
+from robolearn.train.checkpoint import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,13 +43,16 @@ def write_config(tmp_path: Path, store: Path, **top) -> Path:
 def test_grasp_cnn_learns_a_task_that_needs_image_and_command(tmp_path, blob_store, run_cli):
     """Success depends on where the command lands relative to the object in the image: only a model that
     combines both scores above chance on held-out episodes."""
-    config = write_config(tmp_path, blob_store, steps=300, eval_every=300, checkpoint_every=300,
+    config = write_config(tmp_path, blob_store, steps=300, eval_every=100, checkpoint_every=300,
                           optim={"warmup_steps": 20}, data={"holdout": 0.2})  # fmt: skip
     result = run_cli("train", str(config), "--out", str(tmp_path / "run"), timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["val"]["frames"] > 200 and summary["in_memory"]
     assert summary["val"]["auc"] > 0.8, summary["val"]
+    assert summary["best_val_auc"] >= summary["val"]["auc"]
+    best, meta = load_model(summary["best_checkpoint"], expect="GraspCNN")  # the early-stopping pick loads too
+    assert meta["val"]["auc"] == summary["best_val_auc"]
     assert (tmp_path / "run" / "checkpoints" / "step-0000300" / "model.safetensors").is_file()
     assert list((tmp_path / "run" / "tb").glob("events.out.tfevents.*"))
 

@@ -194,8 +194,18 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
             checkpoint.save(checkpoint.step_dir(ckdir, step), model=raw, model_name="GraspCNN",
                             model_config=mcfg.model_dump(), step=step, optimizer=opt.optimizer, extra=run_meta)  # fmt: skip
 
+    best_dir = out / "best"
+    best_auc = (
+        checkpoint.read_config(best_dir)["val"]["auc"] if resume and (best_dir / "config.json").is_file() else None
+    )
+
     def validate_now(step: int) -> dict[str, Any]:
+        nonlocal best_auc
         report = evaluate(raw, val_sel, acc.device)
+        if acc.is_main_process and report["auc"] is not None and (best_auc is None or report["auc"] > best_auc):
+            best_auc = report["auc"]  # early stopping by validation AUC: out/best is the best model so far
+            checkpoint.save(best_dir, model=raw, model_name="GraspCNN", model_config=mcfg.model_dump(), step=step,
+                            extra={**run_meta, "val": report})  # fmt: skip
         if writer:
             for k in ("loss", "accuracy", "auc", "ece"):
                 if report.get(k) is not None:
@@ -252,6 +262,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     summary = {
         "out": str(out),
         "checkpoint": str(checkpoint.step_dir(ckdir, cfg.steps)),
+        "best_checkpoint": str(best_dir) if best_auc is not None else None,
+        "best_val_auc": best_auc,
         "steps": cfg.steps,
         "resumed_from": start,
         "device": str(acc.device),
