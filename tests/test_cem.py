@@ -17,7 +17,7 @@ class Peak:
         self.best, self.height, self.floor, self.width = np.asarray(best, float), height, floor, width
         self.calls = 0
 
-    def __call__(self, rgb, commands):
+    def __call__(self, obs, commands):
         self.calls += 1
         v = np.concatenate([commands[:, :3], np.arctan2(commands[:, 3:4], commands[:, 4:5])], axis=1)
         d2 = (((v - self.best) / np.array([1, 1, 1, 10])) ** 2).sum(axis=1)
@@ -32,7 +32,7 @@ def kuka():
 def test_cem_finds_the_best_command_within_reach(kuka):
     servo = CEMServo(Peak([0.04, -0.03, -0.1, 0.3]), kuka, CEMConfig(close_ratio=1.0, raise_ratio=0.0), seed=0)
     pos = np.array([0.57, 0.02, 0.30])
-    v, p = servo.search(obs_at()["rgb"], *servo._bounds(pos, 8))
+    v, p = servo.search(obs_at(), *servo._bounds(pos, 8))
     assert p > 0.8
     np.testing.assert_allclose(v[:3], [0.04, -0.03, -0.1], atol=0.02)
 

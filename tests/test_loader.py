@@ -122,3 +122,22 @@ def test_stores_without_grasp_keys_or_of_another_size_are_refused(tmp_path):
     good = id_store(tmp_path / "s.zarr", episodes=3)
     with pytest.raises(StoreError, match="rgb frames are 8x8, the model takes 64x64"):
         check_store(good, 64)
+
+
+def test_extra_frame_keys_are_read_and_checked(tmp_path):
+    with pytest.raises(StoreError, match="needs data/state"):
+        check_store(id_store(tmp_path / "s.zarr", episodes=2), extra=("state",))
+    store = EpisodeStore.create(
+        tmp_path / "state.zarr",
+        frame_features={"rgb": Feature((SIZE, SIZE, 3), "uint8"), "motor_command": Feature((5,), "float32"),
+                        "state": Feature((7,), "float32")},
+        episode_features={"success": Feature((), "bool"), "seed": Feature((), "int64")},
+    )  # fmt: skip
+    for k in range(10):
+        ids = np.arange(4 * k, 4 * k + 4, dtype=np.float32)
+        store.add_episode({"rgb": np.zeros((4, SIZE, SIZE, 3), np.uint8), "motor_command": np.tile(ids[:, None], 5),
+                           "state": np.tile(-ids[:, None], 7)}, {"success": k % 2 == 0, "seed": k})  # fmt: skip
+    sel = select([store], holdout=0, split_seed=0, part="all")
+    batch = next(StreamingLoader(sel, batch_size=8, workers=0, extra=("state",)).batches(0))
+    assert batch["state"].shape == (8, 7)
+    np.testing.assert_array_equal(batch["state"][:, 0].numpy(), -batch["motor_command"][:, 0].numpy())

@@ -74,3 +74,14 @@ def test_bad_checkpoints_are_refused_in_one_line(tmp_path):
         load_model(path)
     with pytest.raises(CheckpointError, match="not a checkpoint directory"):
         load_model(tmp_path)
+
+
+def test_state_input_variant_takes_the_gripper_pose():
+    model = GraspCNN(GraspCNNConfig.for_size(48, channels=8, state_input=True)).eval()
+    b = batch(48)
+    with pytest.raises(ValueError, match="takes the gripper state"):
+        model(b)
+    state = torch.randn(3, 7)
+    out = model({**b, "state": state})[0]
+    assert out.shape == (3,)
+    assert not torch.allclose(out, model({**b, "state": state + 1.0})[0])

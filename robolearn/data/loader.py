@@ -63,9 +63,9 @@ class Selection:
         return self.chosen[episode], self.success[episode].astype(np.float32)
 
 
-def check_store(store: EpisodeStore, image_size: int | None = None) -> None:
+def check_store(store: EpisodeStore, image_size: int | None = None, extra: tuple[str, ...] = ()) -> None:
     """Refuse, in one line, a store that lacks what grasp training reads or holds images of another size."""
-    missing = [f"data/{k}" for k in NEEDED_FRAMES if k not in store.frame_features]
+    missing = [f"data/{k}" for k in (*NEEDED_FRAMES, *extra) if k not in store.frame_features]
     missing += [f"meta/{k}" for k in NEEDED_VALUES if k not in store.episode_features]
     if missing:
         raise StoreError(f"{store.source}: grasp training needs {', '.join(missing)}, which this store does not have")
@@ -138,8 +138,8 @@ def color_jitter(rgb: torch.Tensor, strength: float, generator: torch.Generator)
 class _Reader:
     """Opens stores lazily (once per process) and reads a unit's chosen frames."""
 
-    def __init__(self, selections: Sequence[Selection]) -> None:
-        self.selections = selections
+    def __init__(self, selections: Sequence[Selection], extra: tuple[str, ...] = ()) -> None:
+        self.selections, self.extra = selections, extra
         self.open: dict[int, EpisodeStore] = {}
 
     def read(self, k: int, start: int, end: int) -> dict[str, np.ndarray]:
@@ -147,11 +147,9 @@ class _Reader:
             self.open[k] = EpisodeStore.open(self.selections[k].source)
         g = self.open[k].group
         mask, success = self.selections[k].labels(start, end)
-        return {
-            "rgb": g["data/rgb"][start:end][mask],
-            "motor_command": g["data/motor_command"][start:end][mask],
-            "success": success[mask],
-        }
+        out = {key: g[f"data/{key}"][start:end][mask] for key in (*NEEDED_FRAMES, *self.extra)}
+        out["success"] = success[mask]
+        return out
 
 
 def _emit_counts(sizes: Sequence[int], buffer: int, batch: int) -> list[int]:
@@ -201,7 +199,7 @@ class _Stream:
 
     def __init__(self, loader: StreamingLoader, stream: int) -> None:
         self.loader, self.stream = loader, stream
-        self.reader = _Reader(loader.selections)
+        self.reader = _Reader(loader.selections, loader.extra)
 
     def units(self, epoch: int) -> list[tuple[int, int, int]]:
         ld = self.loader
@@ -265,8 +263,8 @@ class StreamingLoader:
 
     def __init__(self, selections: Sequence[Selection], *, batch_size: int, buffer_frames: int = 4096,
                  workers: int = 2, seed: int = 0, pad: int = 4, rank: int = 0, world: int = 1,
-                 in_memory: bool = False) -> None:  # fmt: skip
-        self.selections = list(selections)
+                 in_memory: bool = False, extra: tuple[str, ...] = ()) -> None:  # fmt: skip
+        self.selections, self.extra = list(selections), tuple(extra)
         self.batch_size, self.buffer, self.workers = batch_size, max(buffer_frames, batch_size), workers
         self.streams = max(workers, 1)
         self.seed, self.pad, self.rank, self.world = seed, pad, rank, world
@@ -279,7 +277,7 @@ class StreamingLoader:
         self.memory = self._load_all() if in_memory else None
 
     def _load_all(self) -> dict[str, np.ndarray]:
-        reader = _Reader(self.selections)
+        reader = _Reader(self.selections, self.extra)
         mine = self.units[self.rank :: self.world]
         parts = [reader.read(*u) for u in mine]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -312,9 +310,11 @@ class StreamingLoader:
             epoch, first = epoch + 1, 0
 
 
-def iterate_all(selections: Sequence[Selection], batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
-    """Every selected frame once, in store order, in batches (validation): chunk by chunk."""
-    reader = _Reader(selections)
+def iterate_all(selections: Sequence[Selection], batch_size: int,
+                extra: tuple[str, ...] = ()) -> Iterator[dict[str, torch.Tensor]]:  # fmt: skip
+    """Every selected frame once, in store order, in batches (validation): chunk by chunk. `extra`:
+    frame keys read besides rgb and motor_command."""
+    reader = _Reader(selections, extra)
     held: dict[str, np.ndarray] | None = None
     for k, s in enumerate(selections):
         for a, b in s.units():

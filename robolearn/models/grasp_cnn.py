@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from robolearn.config import Config
 
 COMMAND_DIM = 5
+STATE_DIM = 5  # of the stored state: end-effector x, y, z, sin yaw, cos yaw
 
 
 class GraspCNNConfig(Config):
@@ -32,6 +33,7 @@ class GraspCNNConfig(Config):
     post_merge: int = Field(2, ge=0, le=12, description="3x3 convolutions after the merge, in each of two blocks")
     head_grid: int = Field(3, ge=1, le=8, description="the last feature map is max-pooled to head_grid^2 cells")
     fc: int = Field(64, ge=8, le=2048)
+    state_input: bool = Field(False, description="also give the gripper pose p_t (state: x y z sin cos) beside v_t")
 
     @classmethod
     def for_size(cls, size: int, **overrides) -> GraspCNNConfig:
@@ -65,7 +67,8 @@ def _pool(k: int) -> nn.Module:
 
 class GraspCNN(nn.Module):
     """forward(batch) -> (logits (B,), losses). batch: rgb (B,H,W,3) uint8 or float in [0,1],
-    motor_command (B,5) float; with success (B,) the losses hold the binary cross-entropy `bce`."""
+    motor_command (B,5) float, state (B,7) with `state_input`; with success (B,) the losses hold the
+    binary cross-entropy `bce`."""
 
     def __init__(self, config: GraspCNNConfig) -> None:
         super().__init__()
@@ -77,7 +80,8 @@ class GraspCNN(nn.Module):
             *[_conv(ch, ch, c.pre_kernel) for _ in range(c.pre_merge)],
             _pool(c.merge_pool),
         )
-        self.command = nn.Sequential(nn.Linear(COMMAND_DIM, ch), nn.ReLU(inplace=True), nn.Linear(ch, ch))
+        n_in = COMMAND_DIM + (STATE_DIM if c.state_input else 0)
+        self.command = nn.Sequential(nn.Linear(n_in, ch), nn.ReLU(inplace=True), nn.Linear(ch, ch))
         self.post = nn.Sequential(
             *[_conv(ch, ch, 3) for _ in range(c.post_merge)],
             nn.MaxPool2d(2, ceil_mode=True),
@@ -101,14 +105,19 @@ class GraspCNN(nn.Module):
         dtype = next(self.parameters()).dtype
         return self.tower((x - 0.5).to(dtype))
 
-    def score(self, feats: torch.Tensor, command: torch.Tensor) -> torch.Tensor:
-        """Logits (B,) for feature maps (B,C,h,w) and motor commands (B,5). CEM scores many commands
-        against one image by expanding its feature map, so the tower runs once."""
+    def score(self, feats: torch.Tensor, command: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B,) for feature maps (B,C,h,w), motor commands (B,5) and, with `state_input`, gripper
+        states (B,>=5). CEM scores many commands against one image by expanding its feature map, so the
+        tower runs once."""
+        if self.config.state_input:
+            if state is None:
+                raise ValueError("this GraspCNN takes the gripper state (state_input) and got none")
+            command = torch.cat([command, state[:, :STATE_DIM].to(command.dtype)], dim=1)
         z = self.command(command.to(feats.dtype))[:, :, None, None]  # (B,C,1,1) tiled over the map
         return self.head(self.post(F.relu(feats + z))).squeeze(1)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        logits = self.score(self.features(batch["rgb"]), batch["motor_command"])
+        logits = self.score(self.features(batch["rgb"]), batch["motor_command"], batch.get("state"))
         losses = {}
         if "success" in batch:
             losses["bce"] = F.binary_cross_entropy_with_logits(logits.float(), batch["success"].float())

@@ -22,8 +22,9 @@ from pydantic import Field
 from robolearn.config import Config
 from robolearn.envs.config import EnvConfig
 
-# A scorer maps (rgb (H,W,3) uint8, motor commands (N,5)) to success probabilities (N,).
-Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# A scorer maps (an observation: rgb (H,W,3) uint8 and state, motor commands (N,5)) to success
+# probabilities (N,).
+Scorer = Callable[[dict, np.ndarray], np.ndarray]
 
 
 class CEMConfig(Config):
@@ -47,10 +48,11 @@ def model_scorer(model, device: str = "cpu") -> Scorer:
     model = model.to(device).eval()
 
     @torch.no_grad()
-    def score(rgb: np.ndarray, commands: np.ndarray) -> np.ndarray:
-        feats = model.features(torch.from_numpy(np.ascontiguousarray(rgb))[None].to(device))
+    def score(obs: dict, commands: np.ndarray) -> np.ndarray:
+        feats = model.features(torch.from_numpy(np.ascontiguousarray(obs["rgb"]))[None].to(device))
         c = torch.from_numpy(commands).to(device)
-        return torch.sigmoid(model.score(feats.expand(len(c), -1, -1, -1), c)).float().cpu().numpy()
+        state = torch.from_numpy(np.asarray(obs["state"], np.float32))[None].expand(len(c), -1).to(device)
+        return torch.sigmoid(model.score(feats.expand(len(c), -1, -1, -1), c, state)).float().cpu().numpy()
 
     return score
 
@@ -86,7 +88,7 @@ class CEMServo:
         return np.append(lo, -turn), np.append(hi, turn)
 
     # -- search ----------------------------------------------------------------------------------
-    def search(self, rgb: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, float]:
+    def search(self, obs: dict, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, float]:
         """The best command found by CEM within [lo, hi], and its score."""
         c = self.cem
         mean = np.clip(np.zeros(4), lo, hi)
@@ -94,7 +96,7 @@ class CEMServo:
         best_v, best_p = mean, -1.0
         for _ in range(c.iterations):
             v = np.clip(mean + std * self.rng.standard_normal((c.samples, 4)), lo, hi)
-            p = self.scorer(rgb, motor_command(v))
+            p = self.scorer(obs, motor_command(v))
             elite = v[np.argsort(-p)[: c.elites]]
             if p.max() > best_p:
                 best_p, best_v = float(p.max()), v[int(np.argmax(p))]
@@ -107,13 +109,13 @@ class CEMServo:
         lo, hi = self._bounds(pos, steps_left)
         if self.open_loop:
             if self.plan is None:  # plan once, from the first image; then go there
-                v, _ = self.search(obs["rgb"], lo, hi)
+                v, _ = self.search(obs, lo, hi)
                 self.plan = np.append(pos + v[:3], yaw + v[3])
             v = np.clip(np.append(self.plan[:3] - pos, self.plan[3] - yaw), lo, hi)
             return self._to_action(v, steps_left)
-        v, p_best = self.search(obs["rgb"], lo, hi)
+        v, p_best = self.search(obs, lo, hi)
         stay = np.clip(np.zeros(4), lo, hi)
-        p_stay = float(self.scorer(obs["rgb"], motor_command(stay[None]))[0])
+        p_stay = float(self.scorer(obs, motor_command(stay[None]))[0])
         self.last = {"p_best": p_best, "p_stay": p_stay}
         if p_stay >= self.cem.close_ratio * p_best:
             self.last["decision"] = "close"

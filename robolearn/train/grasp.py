@@ -89,12 +89,13 @@ def model_config(cfg: TrainConfig, image_size: int, source: str) -> GraspCNNConf
     return validate(GraspCNNConfig, {**base.model_dump(), "image_size": size, **fields}, source=f"{source} [model]")
 
 
-def evaluate(model: torch.nn.Module, selections, device, batch_size: int = 256) -> dict[str, Any]:
+def evaluate(model: torch.nn.Module, selections, device, batch_size: int = 256,
+             extra: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
     """Loss, accuracy, ROC AUC and calibration over every frame of the validation episodes."""
     model.eval()
     logits, labels = [], []
     with torch.no_grad():
-        for batch in iterate_all(selections, batch_size):
+        for batch in iterate_all(selections, batch_size, extra):
             out, _ = model({k: v.to(device) for k, v in batch.items() if k != "success"})
             logits.append(out.float().cpu().numpy())
             labels.append(batch["success"].numpy())
@@ -128,8 +129,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     for s in [*stores, *val_stores]:
         check_store(s)
     mcfg = model_config(cfg, stores[0].frame_features["rgb"].shape[0], source)
+    extra = ("state",) if mcfg.state_input else ()
     for s in [*stores, *val_stores]:
-        check_store(s, mcfg.image_size)
+        check_store(s, mcfg.image_size, extra)
     train_sel = select(stores, holdout=0 if val_stores else cfg.data.holdout, split_seed=cfg.data.split_seed,
                        part="train")  # fmt: skip
     val_sel = select(val_stores, holdout=0, split_seed=0, part="all") if val_stores else select(
@@ -144,7 +146,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     )
     loader = StreamingLoader(train_sel, batch_size=cfg.data.batch_size, buffer_frames=cfg.data.buffer_frames,
                              workers=cfg.data.workers, seed=cfg.seed, pad=cfg.data.pad, rank=acc.process_index,
-                             world=acc.num_processes, in_memory=in_memory)  # fmt: skip
+                             world=acc.num_processes, in_memory=in_memory, extra=extra)  # fmt: skip
 
     # -- model, optimizer, resume ---------------------------------------------------------------
     set_seed(cfg.seed)
@@ -201,7 +203,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
 
     def validate_now(step: int) -> dict[str, Any]:
         nonlocal best_auc
-        report = evaluate(raw, val_sel, acc.device)
+        report = evaluate(raw, val_sel, acc.device, extra=extra)
         if acc.is_main_process and report["auc"] is not None and (best_auc is None or report["auc"] > best_auc):
             best_auc = report["auc"]  # early stopping by validation AUC: out/best is the best model so far
             checkpoint.save(best_dir, model=raw, model_name="GraspCNN", model_config=mcfg.model_dump(), step=step,
@@ -232,8 +234,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * max(1, acc.num_processes) + acc.process_index)
         rgb = color_jitter(batch["rgb"].to(acc.device), cfg.data.color_jitter, gen)
         with acc.autocast():
-            _, losses = model({"rgb": rgb, "motor_command": batch["motor_command"].to(acc.device),
-                               "success": batch["success"].to(acc.device)})  # fmt: skip
+            _, losses = model({"rgb": rgb, **{k: v.to(acc.device) for k, v in batch.items() if k != "rgb"}})
         loss = losses["bce"]
         acc.backward(loss)
         if cfg.optim.grad_clip:
