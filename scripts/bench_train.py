@@ -35,8 +35,7 @@ from benchdoc import publish  # noqa: E402
 
 from robolearn.data.info import open_dataset  # noqa: E402
 from robolearn.data.loader import StreamingLoader, select  # noqa: E402
-from robolearn.data.store import EpisodeStore, Feature  # noqa: E402
-from robolearn.data.synthetic import blob_episode  # noqa: E402
+from robolearn.data.synthetic import write_blob_store  # noqa: E402
 from robolearn.models import GraspCNN, GraspCNNConfig  # noqa: E402
 
 
@@ -92,18 +91,6 @@ def tree_rss_mib(pid: int) -> float:
     return total / 1024
 
 
-def synthetic_store(path: Path, frames: int, size: int = 64, per_episode: int = 64) -> None:
-    rng = np.random.default_rng(0)
-    store = EpisodeStore.create(
-        path,
-        frame_features={"rgb": Feature((size, size, 3), "uint8"), "motor_command": Feature((5,), "float32")},
-        episode_features={"success": Feature((), "bool"), "seed": Feature((), "int64")},
-    )
-    for k in range(frames // per_episode):
-        ep, success = blob_episode(rng, size, per_episode)
-        store.add_episode(ep, {"success": success, "seed": k})
-
-
 def peak_training_rss(store: Path, out: Path, steps: int, buffer: int) -> tuple[float, dict]:
     cfg = out.parent / f"{out.name}.toml"
     cfg.write_text(f'steps = {steps}\neval_every = {steps}\ncheckpoint_every = {steps}\nlog_every = 50\n'
@@ -153,7 +140,7 @@ def main() -> None:
         mem = []
         for factor in (10, 40):
             path = tmp / f"synthetic{factor}.zarr"
-            synthetic_store(path, factor * args.buffer, size=64)
+            write_blob_store(path, episodes=factor * args.buffer // 64, size=64, frames=64)
             steps = factor * args.buffer // 64  # one pass over the store
             peak, summary = peak_training_rss(path, tmp / f"mem{factor}", steps, args.buffer)
             disk = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20

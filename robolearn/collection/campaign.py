@@ -1,7 +1,8 @@
 """Collection campaigns: run a policy in an env for N episodes on a process pool, into shard stores.
 
-A dataset is a directory (a local path or an fsspec URL such as s3://bucket/grasps): `campaign.json` (the campaign and the full env config) and one shard
-store per worker, `shard-<k>.zarr`; no two processes ever write one store. Episode i of a
+A dataset is a directory (a local path or an fsspec URL such as s3://bucket/grasps): `campaign.json`
+(the campaign and the full env config) and one shard store per worker, `shard-<k>.zarr`; no two
+processes ever write one store. Episode i of a
 campaign uses a seed derived from (campaign seed, i) alone, and each shard records the episode
 indices it committed, so a resumed campaign collects exactly the missing indices: the union of
 shards ends with episodes 0..N-1, once each, the same as an uninterrupted run.

@@ -126,8 +126,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
         raise ConfigError(f"{source}: no training data: set data.stores or pass --store")
     stores = [s for d in cfg.data.stores for s in open_dataset(d)]
     val_stores = [s for d in cfg.data.val_stores for s in open_dataset(d)]
-    for s in [*stores, *val_stores]:
-        check_store(s)
+    check_store(stores[0])  # its image size is the model's default
     mcfg = model_config(cfg, stores[0].frame_features["rgb"].shape[0], source)
     extra = ("state",) if mcfg.state_input else ()
     for s in [*stores, *val_stores]:
