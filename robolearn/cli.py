@@ -79,7 +79,9 @@ def eval_cmd(
     specs = policy or ["oracle"]
     configs = {}
     for spec in specs:
-        cfg = policy_config(spec, checkpoint=checkpoint if spec in ("cem", "open_loop") else None)
+        cfg = policy_config(spec)
+        if checkpoint is not None and cfg.name in ("cem", "open_loop"):  # a name or a TOML of a CNN policy
+            cfg = policy_config(spec, checkpoint=checkpoint)
         configs[Path(spec).stem if spec.endswith(".toml") else spec] = cfg
     e = make_env(env, objects={"split": objects})
     results, reports = {}, {}

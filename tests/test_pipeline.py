@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
+
 TINY_ENV = 'arm = "kuka"\n[camera]\nwidth = 16\nheight = 16\n'
 
 
@@ -50,6 +52,17 @@ def test_collect_train_eval_side_by_side(trained, run_cli):
     assert "| cem |" in (out / "comparison.md").read_text()
     assert (out / "success.png").stat().st_size > 1000
     assert (out / "cem_episode0.mp4").stat().st_size > 0
+
+
+def test_checkpoint_option_overrides_a_policy_toml(trained, run_cli):
+    """policies/cem.toml names a checkpoint this test never made; --checkpoint replaces it."""
+    out = trained["tmp"] / "eval_toml.json"
+    result = run_cli("eval", "--env", str(trained["env"]), "--policy", str(ROOT / "policies" / "cem.toml"),
+                     "--policy", "random", "--checkpoint", str(trained["checkpoint"]), "-n", "1", "--json", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["policies"]["cem"]["policy"]["checkpoint"] == str(trained["checkpoint"])
+    assert report["policies"]["random"]["policy"]["checkpoint"] is None
 
 
 def test_collect_with_the_cem_servo_from_a_checkpoint(trained, run_cli):
