@@ -44,13 +44,23 @@ def collect(args, r: int, policy: str, episodes: int, checkpoint: str | None) ->
     return {"store": cfg.store, **summary}
 
 
+# The grasp CNN: (model settings, data settings). levine: Levine et al.'s network (the command merged
+# midway); spatial: the map read out where the command lands (robolearn/models/grasp_cnn.py), without
+# random shifts, which would move the image against the camera projection.
+MODELS = {
+    "levine": ({}, {}),
+    "spatial": ({"state_input": True, "readout": "spatial", "merge_pool": 1, "post_merge": 1}, {"pad": 0}),
+}
+
+
 def fit(args, r: int, stores: list[str], steps: int, init: str | None) -> str:
     out = args.out / "cnn" / f"round-{r}"
     final = out / "checkpoints" / f"step-{steps:07d}"
     if final.exists():  # a rerun: this round is trained
         return str(out / "best") if (out / "best").exists() else str(final)
+    model, data = MODELS[args.model]
     cfg = TrainConfig(steps=steps, eval_every=max(steps // 4, 1), checkpoint_every=max(steps // 4, 1), out=str(out),
-                      init_from=init, data={"stores": stores, "holdout": 0.05, "workers": 2},
+                      init_from=init, model=model, data={"stores": stores, "holdout": 0.05, "workers": 2, **data},
                       optim={"lr": 1e-3 if init is None else 3e-4, "warmup_steps": 100 if init is None else 20})  # fmt: skip
     summary = train(cfg, resume=True)
     val = summary["val"]
@@ -95,14 +105,20 @@ def plot_curve(points: list[dict], path: Path, title: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--env", default="robolearn/KukaDiverse-v0")
+    ap.add_argument("--env", default="robolearn/KukaDiverse-v0", help="registered env id or env TOML")
+    ap.add_argument(
+        "--model",
+        choices=sorted(MODELS),
+        default="spatial",
+        help="grasp CNN: spatial (read out where the command lands; default) or levine (Levine 2016)",
+    )
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every episode and step count")
     ap.add_argument("--rounds", type=int, default=2, help="self-improvement rounds after round 0")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="collection processes")
     ap.add_argument("--epsilon", type=float, default=0.5, help="round 0: oracle actions replaced by random ones")
     ap.add_argument("--explore", type=float, default=0.2, help="rounds >= 1: CEM actions replaced by random ones")
     ap.add_argument("--eval-episodes", type=int, default=200)
-    ap.add_argument("--out", type=Path, default=Path("out/reproduce"))
+    ap.add_argument("--out", type=Path, default=Path("out/reproduce"), help="output folder; a rerun continues there")
     args = ap.parse_args()
     t0 = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +144,7 @@ def main() -> None:
            "--checkpoint", checkpoint, "--out", str(args.out / "eval"), "--videos", "2"]  # fmt: skip
     subprocess.run(cmd, cwd=ROOT, check=True)
     minutes = (time.perf_counter() - t0) / 60
-    summary = {"env": args.env, "scale": args.scale, "rounds": args.rounds, "grasp_attempts": attempts,
+    summary = {"env": args.env, "model": args.model, "scale": args.scale, "rounds": args.rounds, "grasp_attempts": attempts,
                "learning_curve": curve, "final_eval": json.loads((args.out / "eval" / "report.json").read_text()),
                "minutes": minutes, "eval_command": " ".join(cmd[1:])}  # fmt: skip
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -83,3 +83,14 @@ def test_height_hack_fixes_the_height_of_every_sample(kuka):
     servo = CEMServo(Peak([0, 0, 0, 0]), diverse, seed=0)
     lo, hi = servo._bounds(np.array([0.55, 0.0, 0.3]), 3)
     assert lo[2] == hi[2] == pytest.approx(-3 * diverse.task.dv)
+
+
+def test_with_the_height_hack_the_servo_keeps_moving_toward_the_best_command():
+    """Where the env grasps at a fixed height, "close" would only stop the corrections: the servo moves instead,
+    even when staying put scores 97% of the best command."""
+    diverse = load_env_config("robolearn/KukaDiverse-v0")
+    scorer = Peak([0.05, 0.0, -0.3, 0.0], height=0.98, floor=0.95, width=0.05)
+    servo = CEMServo(scorer, diverse, seed=0)
+    action = servo.act(obs_at(pos=(0.55, 0.0, 0.3)))
+    assert servo.last["p_stay"] >= servo.cem.close_ratio * servo.last["p_best"]  # the old rule would have closed
+    assert servo.last["decision"] == "move" and action[0] > 0.5

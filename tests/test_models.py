@@ -85,3 +85,62 @@ def test_state_input_variant_takes_the_gripper_pose():
     out = model({**b, "state": state})[0]
     assert out.shape == (3,)
     assert not torch.allclose(out, model({**b, "state": state + 1.0})[0])
+
+
+def test_spatial_readout_samples_the_feature_map_where_the_command_lands():
+    """With an identity camera, a command ending at (x, y) reads the map at normalised image point (x, -y); the
+    map is computed once per image (features) and does not depend on the command."""
+    eye = tuple(float(v) for v in torch.eye(4).flatten())
+    model = GraspCNN(GraspCNNConfig.for_size(48, channels=8, state_input=True, readout="spatial", camera=eye)).eval()
+    state = torch.zeros(3, 7)
+    state[:, 4] = 1.0  # yaw 0
+    command = torch.tensor([[0.5, -0.25, 0.0, 0.0, 1.0]] * 3)
+    torch.testing.assert_close(model.image_point(command, state), torch.tensor([[0.5, 0.25]] * 3))
+    b = batch(48)
+    feats = model.features(b["rgb"])
+    assert feats.shape == (3, 8, 12, 12)
+    # the score changes when the command ends elsewhere on the same image
+    elsewhere = command.clone()
+    elsewhere[:, :2] = torch.tensor([-0.6, 0.6])
+    assert not torch.allclose(model.score(feats, command, state), model.score(feats, elsewhere, state))
+    torch.testing.assert_close(
+        model({**b, "motor_command": command, "state": state})[0], model.score(feats, command, state)
+    )
+
+
+def test_spatial_readout_config_is_checked():
+    with pytest.raises(ValueError, match="needs state_input"):
+        GraspCNNConfig(readout="spatial")
+    with pytest.raises(ValueError, match="16 numbers"):
+        GraspCNNConfig(readout="spatial", state_input=True, camera=(1.0, 2.0))
+    model = GraspCNN(GraspCNNConfig(image_size=32, channels=8, state_input=True, readout="spatial")).eval()
+    with pytest.raises(ValueError, match="no camera matrix"):
+        model({**batch(32), "state": torch.zeros(3, 7)})
+
+
+def test_camera_matrix_projects_objects_onto_their_pixels():
+    """clip_matrix + the spatial readout's projection put each object's centre on its own segmentation mask."""
+    import numpy as np
+    import pybullet as p
+
+    from robolearn.envs.grasp_env import GraspEnv
+    from robolearn.sim.camera import clip_matrix
+
+    env = GraspEnv(preset="kuka_diverse", camera={"segmentation": True})
+    try:
+        env.reset(seed=3)
+        seg = env.world.render(env.config.camera, env._pose)["segmentation"]
+        camera = tuple(float(v) for v in clip_matrix(env._pose).ravel())
+        model = GraspCNN(GraspCNNConfig.for_size(48, channels=8, state_input=True, readout="spatial", camera=camera))
+        errors = []
+        for uid in env.world.objects:
+            lo, hi = p.getAABB(uid, physicsClientId=env.world.client)
+            centre = (np.asarray(lo) + np.asarray(hi)) / 2
+            command = torch.tensor([[*centre, 0.0, 1.0]], dtype=torch.float32)
+            col, row = ((model.image_point(command, torch.zeros(1, 7))[0].numpy() + 1) / 2 * 48 - 0.5).tolist()
+            ys, xs = np.nonzero(seg == uid)
+            if len(ys) >= 5:  # visible: the projected centre lies within 2 px of the mask's centroid
+                errors.append(np.hypot(row - ys.mean(), col - xs.mean()))
+        assert len(errors) >= 3 and max(errors) < 2.0, errors
+    finally:
+        env.close()

@@ -27,6 +27,17 @@ def shard_paths(root: str | Path) -> list[str]:
     return [join(root, Path(p).name) for p in sorted(fs.glob(join(path, "shard-*.zarr")))]
 
 
+def campaign_manifest(url: str | Path) -> dict[str, Any] | None:
+    """The campaign.json of the dataset at `url` (or of the dataset a shard store belongs to); None if none."""
+    import json
+
+    fs, path = location(url)
+    for where in (path, path.rstrip("/").rsplit("/", 1)[0]):
+        if fs.isfile(join(where, "campaign.json")):
+            return json.loads(fs.cat_file(join(where, "campaign.json")))
+    return None
+
+
 def open_shards(paths: list[str]) -> list[EpisodeStore]:
     """Open each store for reading, passing over one whose creation was cut short (it holds no episode)."""
     stores = []

@@ -6,12 +6,21 @@ is tiled over the feature map and added to it; more convolutions follow, then fu
 layers and one logit. Levine's network at 472 px: 6x6 stride-2 stem, 3x3 pool, six 5x5 convolutions,
 3x3 pool, the merge, six 3x3 convolutions, 2x2 pool, three 3x3 convolutions, two fully connected
 layers of 64; `GraspCNNConfig.for_size` gives that at 472 and scaled-down towers at 48, 64, 128.
+
+`readout = "spatial"` is a departure for a fixed, calibrated camera: the convolutions run over the
+image alone (so CEM runs them once per image), and the command is read out where it ends: the
+gripper's target p_t + v_t is projected into the image with the camera matrix, the feature map is
+sampled there (bilinear), and a small MLP turns that local feature and the grasp's yaw and height
+into the logit: the pose where the gripper will close, not how it gets there. Every grasp in the data then trains the same local detector wherever it happened,
+instead of the network having to learn where in the picture a command lands.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
@@ -34,6 +43,25 @@ class GraspCNNConfig(Config):
     head_grid: int = Field(3, ge=1, le=8, description="the last feature map is max-pooled to head_grid^2 cells")
     fc: int = Field(64, ge=8, le=2048)
     state_input: bool = Field(False, description="also give the gripper pose p_t (state: x y z sin cos) beside v_t")
+    readout: Literal["merge", "spatial"] = Field(
+        "merge",
+        description="merge: Levine's (command tiled and added midway); spatial: sample the feature map "
+        "where the command ends (needs state_input and camera)",
+    )
+    camera: tuple[float, ...] | None = Field(
+        None,
+        description="spatial readout: the 4x4 world-to-clip matrix of the camera, row-major (16 numbers); "
+        "training fills it in from the dataset's campaign.json",
+    )
+
+    @model_validator(mode="after")
+    def _spatial_needs_pose_and_camera(self) -> GraspCNNConfig:
+        if self.readout == "spatial":
+            if not self.state_input:
+                raise ValueError("readout 'spatial' needs state_input = true (the command ends at p_t + v_t)")
+            if self.camera is not None and len(self.camera) != 16:
+                raise ValueError(f"camera: 16 numbers (a 4x4 matrix), got {len(self.camera)}")
+        return self
 
     @classmethod
     def for_size(cls, size: int, **overrides) -> GraspCNNConfig:
@@ -80,6 +108,15 @@ class GraspCNN(nn.Module):
             *[_conv(ch, ch, c.pre_kernel) for _ in range(c.pre_merge)],
             _pool(c.merge_pool),
         )
+        if c.readout == "spatial":
+            # full resolution after the tower; the map does not depend on the command
+            self.tower.append(nn.Sequential(*[_conv(ch, ch, 3) for _ in range(2 * c.post_merge)]))
+            self.head = nn.Sequential(
+                nn.Linear(ch + 3, c.fc), nn.ReLU(inplace=True),
+                nn.Linear(c.fc, c.fc), nn.ReLU(inplace=True),
+                nn.Linear(c.fc, 1),
+            )  # fmt: skip
+            return
         n_in = COMMAND_DIM + (STATE_DIM if c.state_input else 0)
         self.command = nn.Sequential(nn.Linear(n_in, ch), nn.ReLU(inplace=True), nn.Linear(ch, ch))
         self.post = nn.Sequential(
@@ -112,9 +149,31 @@ class GraspCNN(nn.Module):
         if self.config.state_input:
             if state is None:
                 raise ValueError("this GraspCNN takes the gripper state (state_input) and got none")
+            if self.config.readout == "spatial":
+                return self._spatial_score(feats, command, state)
             command = torch.cat([command, state[:, :STATE_DIM].to(command.dtype)], dim=1)
         z = self.command(command.to(feats.dtype))[:, :, None, None]  # (B,C,1,1) tiled over the map
         return self.head(self.post(F.relu(feats + z))).squeeze(1)
+
+    def image_point(self, command: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """(B,2) where the gripper target p_t + v_t appears in the image, in grid_sample's [-1, 1] coordinates
+        (x right, y down)."""
+        if self.config.camera is None:
+            raise ValueError("this spatial GraspCNN has no camera matrix (model.camera)")
+        m = torch.tensor(self.config.camera, dtype=torch.float32, device=command.device).view(4, 4)
+        target = state[:, :3].float() + command[:, :3].float()
+        clip = torch.cat([target, torch.ones_like(target[:, :1])], dim=1) @ m.T
+        ndc = clip[:, :2] / clip[:, 3:4]
+        return torch.stack([ndc[:, 0], -ndc[:, 1]], dim=1)
+
+    def _spatial_score(self, feats: torch.Tensor, command: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        grid = self.image_point(command, state).to(feats.dtype)[:, None, None, :]  # (B,1,1,2)
+        local = F.grid_sample(feats, grid, mode="bilinear", padding_mode="border", align_corners=False)[:, :, 0, 0]
+        yaw = torch.atan2(state[:, 3], state[:, 4]).float() + torch.atan2(command[:, 3], command[:, 4]).float()
+        grip = torch.stack([torch.sin(2 * yaw), torch.cos(2 * yaw)], dim=1)  # the two-finger gripper is symmetric
+        height = state[:, 2:3].float() + command[:, 2:3].float()  # the grasp's height
+        x = torch.cat([local, grip.to(feats.dtype), height.to(feats.dtype)], dim=1)
+        return self.head(x).squeeze(1)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         logits = self.score(self.features(batch["rgb"]), batch["motor_command"], batch.get("state"))

@@ -49,6 +49,14 @@ def sample_pose(cfg: CameraConfig, rng: np.random.Generator | None) -> CameraPos
     return CameraPose(view=tuple(view), proj=tuple(proj))
 
 
+def clip_matrix(pose: CameraPose) -> np.ndarray:
+    """The 4x4 matrix (row-major) taking world points [x, y, z, 1] to clip coordinates; divide x, y by w for
+    normalised device coordinates in [-1, 1] (x right, y up)."""
+    view = np.asarray(pose.view, dtype=np.float64).reshape(4, 4).T  # pybullet's matrices are column-major
+    proj = np.asarray(pose.proj, dtype=np.float64).reshape(4, 4).T
+    return proj @ view
+
+
 def load_renderer(name: str, client: int) -> int:
     """The pybullet renderer flag for `name`; 'egl' loads the EGL plugin and falls back to 'tiny' if it does not load."""
     if name == "egl":

@@ -22,7 +22,7 @@ import torch
 from pydantic import Field
 
 from robolearn.config import Config, ConfigError, validate
-from robolearn.data.info import open_dataset
+from robolearn.data.info import campaign_manifest, open_dataset
 from robolearn.data.loader import StreamingLoader, check_store, color_jitter, iterate_all, select
 from robolearn.data.store import StoreError
 from robolearn.evaluation.metrics import binary_report
@@ -86,7 +86,32 @@ def model_config(cfg: TrainConfig, image_size: int, source: str) -> GraspCNNConf
     fields = dict(cfg.model)
     size = fields.pop("image_size", image_size)
     base = GraspCNNConfig.for_size(size) if isinstance(size, int) else GraspCNNConfig()
-    return validate(GraspCNNConfig, {**base.model_dump(), "image_size": size, **fields}, source=f"{source} [model]")
+    mcfg = validate(GraspCNNConfig, {**base.model_dump(), "image_size": size, **fields}, source=f"{source} [model]")
+    if mcfg.readout == "spatial" and mcfg.camera is None:
+        mcfg = mcfg.model_copy(update={"camera": dataset_camera([*cfg.data.stores, *cfg.data.val_stores])})
+    return mcfg
+
+
+def dataset_camera(urls: list[str]) -> tuple[float, ...]:
+    """The world-to-clip matrix of the one fixed camera that rendered every dataset in `urls`."""
+    from robolearn.sim.camera import CameraConfig, clip_matrix, sample_pose
+
+    found: dict[str, np.ndarray] = {}
+    for url in urls:
+        manifest = campaign_manifest(url)
+        if manifest is None:
+            raise ConfigError(f"{url}: the spatial readout needs the camera that rendered the images, and this store "
+                              "has no campaign.json; set model.camera (16 numbers) or train on a collected dataset")  # fmt: skip
+        cam = CameraConfig(**manifest["env_config"]["camera"])
+        if cam.randomize:
+            raise ConfigError(f"{url}: collected with a randomized camera (randomize {cam.randomize}); the spatial "
+                              "readout needs a fixed one")  # fmt: skip
+        found[url] = clip_matrix(sample_pose(cam, None))
+    (first, m), *rest = found.items()
+    for url, other in rest:
+        if not np.allclose(m, other, atol=1e-6):
+            raise ConfigError(f"{url}: rendered by another camera than {first}; the spatial readout needs one camera")
+    return tuple(float(v) for v in m.ravel())
 
 
 def evaluate(model: torch.nn.Module, selections, device, batch_size: int = 256,
@@ -152,7 +177,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     model = GraspCNN(mcfg)
     if cfg.init_from and not (resume and prior is not None):
         init = checkpoint.read_config(cfg.init_from)
-        if init["model"] != "GraspCNN" or init["config"] != mcfg.model_dump():
+        if init["model"] != "GraspCNN" or init["config"] != mcfg.model_dump(mode="json"):
             raise checkpoint.CheckpointError(f"init_from {cfg.init_from}: a {init['model']} with another config "
                                              "than this run's model; warm start needs the same architecture")  # fmt: skip
         checkpoint.load_weights(model, Path(cfg.init_from))
