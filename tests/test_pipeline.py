@@ -1,6 +1,7 @@
 """The whole loop on a tiny budget: collect -> train -> evaluate the CEM servo back in simulation."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,29 @@ def test_eval_bad_input(trained, run_cli):
     one_line(run_cli("eval", "--env", str(trained["env"]), "--policy", "cem", "-n", "0"), "--episodes: got 0")
     one_line(run_cli("eval", "--env", str(trained["env"]), "--policy", "cem", "-n", "1"), "needs a checkpoint")
     one_line(run_cli("eval", "--env", str(trained["env"]), "--seed", str(2**31), "-n", "1"), "evaluation seeds lie in")
+
+
+def test_spatial_readout_trains_on_a_collected_dataset_and_checks_the_camera(trained, run_cli):
+    """The spatial model takes its camera from the dataset's campaign.json; the servo refuses an env whose
+    camera differs, and training refuses a store that does not say which camera rendered it."""
+    tmp = trained["tmp"]
+    config = tmp / "spatial.toml"
+    config.write_text('steps = 4\neval_every = 4\ncheckpoint_every = 4\n[model]\nstate_input = true\n'
+                      'readout = "spatial"\n[data]\nbatch_size = 16\nworkers = 0\npad = 0\n')  # fmt: skip
+    result = run_cli("train", str(config), "--store", str(tmp / "data"), "--out", str(tmp / "spatial"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    ck = tmp / "spatial" / "checkpoints" / "step-0000004"
+    saved = json.loads((ck / "config.json").read_text())["config"]
+    assert saved["readout"] == "spatial" and len(saved["camera"]) == 16
+    ok = run_cli("eval", "--env", str(trained["env"]), "--policy", "cem", "--checkpoint", str(ck), "-n", "1")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    moved = tmp / "moved_camera.toml"
+    moved.write_text(TINY_ENV + "yaw = 200.0\n")
+    one_line(run_cli("eval", "--env", str(moved), "--policy", "cem", "--checkpoint", str(ck), "-n", "1"),
+             "this env's camera differs")  # fmt: skip
+    shard = next((tmp / "data").glob("shard-*.zarr"))
+    lone = tmp / "lone" / shard.name  # a store outside its dataset folder: no campaign.json anywhere
+    lone.parent.mkdir()
+    shutil.copytree(shard, lone)
+    one_line(run_cli("train", str(config), "--store", str(lone), "--out", str(tmp / "spatial2")),
+             "has no campaign.json")  # fmt: skip
