@@ -157,3 +157,16 @@ def test_warm_start_begins_from_the_given_weights(tmp_path, blob_store, run_cli)
     other = write_config(tmp_path, blob_store, steps=1, model={"channels": 8})
     one_line_error(run_cli("train", str(other), "--out", str(tmp_path / "x"), "--init-from", str(start)),
                    "warm start needs the same architecture")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["grasp_cnn.toml", "grasp_cnn_spatial.toml"])
+def test_shipped_training_configs_validate(name):
+    from robolearn.config import load_toml
+    from robolearn.models import GraspCNNConfig
+    from robolearn.train.grasp import TrainConfig
+
+    cfg = load_toml(ROOT / "policies" / name, TrainConfig)
+    model = GraspCNNConfig.for_size(48, **cfg.model)
+    assert cfg.steps > 0 and model.image_size == 48
+    if model.readout == "spatial":
+        assert model.state_input and cfg.data.pad == 0
