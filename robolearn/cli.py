@@ -59,8 +59,7 @@ def eval_cmd(
     """Evaluate policies side by side on the same episode seeds: success with a 95% Wilson interval,
     per-object success, speed; a comparison table, a plot and videos with --out.
 
-    Evaluation seeds are below 2^31; collected episodes' seeds are not, so no evaluation episode
-    was ever in a training set."""
+    Evaluation seeds lie below 2^31 and collected ones at or above, so no evaluation scene was trained on."""
     from robolearn.collection.campaign import EVAL_SEED_LIMIT
     from robolearn.envs import make_env
     from robolearn.evaluation.rollout import rollout
