@@ -91,33 +91,37 @@ def eval_cmd(
             report = rollout(e, pol, range(seed, seed + episodes), record_first=record, progress=True, desc=name)
             reports[name] = report
             results[name] = {"policy": configs[name].model_dump(), **report.summary()}
-            lo, hi = results[name]["success_ci95"]
-            ms = results[name]["ms_per_episode"]
-            typer.echo(f"{name} on {env} ({objects} objects): success {report.successes / report.n:.3f} "
-                       f"[95% CI {lo:.3f}-{hi:.3f}] over {report.n} episodes, "
-                       f"{results[name]['episodes_per_s']:.2f} episodes/s")  # fmt: skip
-            typer.echo(f"  per episode: physics {ms['physics']:.1f} ms, rendering {ms['rendering']:.1f} ms, "
-                       f"python {ms['python']:.1f} ms, {results[name]['substeps_per_episode']:.0f} substeps")  # fmt: skip
     finally:
         e.close()
     report_json = {"env": env, "objects": objects, "seeds": [seed, seed + episodes - 1], "policies": results}
     first = next(iter(results.values()))
     if len(results) == 1:  # one policy: its figures at the top level too, as before
         report_json.update({k: v for k, v in first.items() if k != "policy"})
-    if len(results) > 1:
-        from robolearn.evaluation.report import comparison_table
-
-        typer.echo(comparison_table(results))
+    # Files first, printing after: a closed stdout (`| head`) must not cost the evaluation's results.
+    written = []
     if gif:
         from robolearn.evaluation.media import write_gif
 
         write_gif(gif, next(iter(reports.values())).frames)
-        typer.echo(f"wrote {gif}")
+        written.append(gif)
     if json_out:
         json_out.write_text(json.dumps(report_json, indent=2))
-        typer.echo(f"wrote {json_out}")
+        written.append(json_out)
     if out:
         _write_eval_folder(out, env, objects, results, reports, videos, report_json)
+        written.append(f"{out}/report.json, comparison.md, success.png" + (", videos" if videos else ""))
+    for name, r in results.items():
+        (lo, hi), ms = r["success_ci95"], r["ms_per_episode"]
+        typer.echo(f"{name} on {env} ({objects} objects): success {r['success_rate']:.3f} [95% CI {lo:.3f}-{hi:.3f}] "
+                   f"over {r['episodes']} episodes, {r['episodes_per_s']:.2f} episodes/s")  # fmt: skip
+        typer.echo(f"  per episode: physics {ms['physics']:.1f} ms, rendering {ms['rendering']:.1f} ms, "
+                   f"python {ms['python']:.1f} ms, {r['substeps_per_episode']:.0f} substeps")  # fmt: skip
+    if len(results) > 1:
+        from robolearn.evaluation.report import comparison_table
+
+        typer.echo(comparison_table(results))
+    for path in written:
+        typer.echo(f"wrote {path}")
 
 
 def _write_eval_folder(out: Path, env: str, objects: str, results: dict, reports: dict, videos: int,
@@ -135,7 +139,6 @@ def _write_eval_folder(out: Path, env: str, objects: str, results: dict, reports
             n = ep.steps + 1  # the first observation and one per step
             write_mp4(out / f"{name}_episode{k}.mp4", frames[:n], fps=2)
             frames, k = frames[n:], k + 1
-    typer.echo(f"wrote {out}/report.json, comparison.md, success.png" + (", videos" if videos else ""))
 
 
 @app.command("collect")

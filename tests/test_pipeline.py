@@ -116,3 +116,15 @@ def test_spatial_readout_trains_on_a_collected_dataset_and_checks_the_camera(tra
     shutil.copytree(shard, lone)
     one_line(run_cli("train", str(config), "--store", str(lone), "--out", str(tmp / "spatial2")),
              "has no campaign.json")  # fmt: skip
+
+
+def test_eval_writes_its_report_even_when_stdout_is_closed(trained):
+    """`robolearn eval ... | head -c 0`: the pipe is gone before the first line; the JSON report still lands."""
+    import subprocess
+    import sys
+
+    out = trained["tmp"] / "piped.json"
+    cmd = (f"{sys.executable} -m robolearn.cli eval --env {trained['env']} --policy random -n 2 --json {out} "
+           "2>/dev/null | head -c 0")  # fmt: skip
+    subprocess.run(["bash", "-c", cmd], cwd=ROOT, timeout=600)
+    assert json.loads(out.read_text())["episodes"] == 2
