@@ -116,6 +116,10 @@ def test_spatial_readout_trains_on_a_collected_dataset_and_checks_the_camera(tra
     shutil.copytree(shard, lone)
     one_line(run_cli("train", str(config), "--store", str(lone), "--out", str(tmp / "spatial2")),
              "has no campaign.json")  # fmt: skip
+    shifted = tmp / "spatial_pad.toml"
+    shifted.write_text(config.read_text().replace("pad = 0", "pad = 4"))
+    one_line(run_cli("train", str(shifted), "--store", str(tmp / "data"), "--out", str(tmp / "spatial3")),
+             "set data.pad = 0")  # fmt: skip
 
 
 def test_eval_writes_its_report_even_when_stdout_is_closed(trained):

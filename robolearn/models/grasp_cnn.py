@@ -11,8 +11,9 @@ layers of 64; `GraspCNNConfig.for_size` gives that at 472 and scaled-down towers
 image alone (so CEM runs them once per image), and the command is read out where it ends: the
 gripper's target p_t + v_t is projected into the image with the camera matrix, the feature map is
 sampled there (bilinear), and a small MLP turns that local feature and the grasp's yaw and height
-into the logit: the pose where the gripper will close, not how it gets there. Every grasp in the data then trains the same local detector wherever it happened,
-instead of the network having to learn where in the picture a command lands.
+into the logit: the pose where the gripper will close, not how it gets there. Every grasp in the
+data then trains the same local detector wherever it happened, instead of the network having to
+learn where in the picture a command lands.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class GraspCNN(nn.Module):
             _pool(c.merge_pool),
         )
         if c.readout == "spatial":
-            # full resolution after the tower; the map does not depend on the command
+            # more convolutions at the tower's resolution; the map does not depend on the command
             self.tower.append(nn.Sequential(*[_conv(ch, ch, 3) for _ in range(2 * c.post_merge)]))
             self.head = nn.Sequential(
                 nn.Linear(ch + 3, c.fc), nn.ReLU(inplace=True),

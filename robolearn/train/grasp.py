@@ -87,6 +87,9 @@ def model_config(cfg: TrainConfig, image_size: int, source: str) -> GraspCNNConf
     size = fields.pop("image_size", image_size)
     base = GraspCNNConfig.for_size(size) if isinstance(size, int) else GraspCNNConfig()
     mcfg = validate(GraspCNNConfig, {**base.model_dump(), "image_size": size, **fields}, source=f"{source} [model]")
+    if mcfg.readout == "spatial" and cfg.data.pad:
+        raise ConfigError(f"{source}: data.pad = {cfg.data.pad} with the spatial readout; random shifts would move the "
+                          "image against the camera projection the readout relies on: set data.pad = 0")  # fmt: skip
     if mcfg.readout == "spatial" and mcfg.camera is None:
         mcfg = mcfg.model_copy(update={"camera": dataset_camera([*cfg.data.stores, *cfg.data.val_stores])})
     return mcfg
