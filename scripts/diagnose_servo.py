@@ -24,11 +24,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from robolearn.config import ConfigError  # noqa: E402
 from robolearn.envs import make_env  # noqa: E402
 from robolearn.envs.task import grasp_frame  # noqa: E402
 from robolearn.evaluation.metrics import roc_auc  # noqa: E402
 from robolearn.evaluation.rollout import rollout, wilson_interval  # noqa: E402
 from robolearn.policies.cem import CEMServo, model_scorer, motor_command  # noqa: E402
+from robolearn.train import CheckpointError  # noqa: E402
 
 
 def object_centres(env) -> np.ndarray:
@@ -99,7 +101,11 @@ def main() -> None:
     priv.add_argument("--episodes", type=int, default=40)
     priv.add_argument("--sigma", type=float, default=0.02, help="metres: how fast the score falls off an object")
     args = ap.parse_args()
-    (localise if args.what == "localise" else privileged)(args)
+    try:
+        (localise if args.what == "localise" else privileged)(args)
+    except (ConfigError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
