@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from robolearn.collection.campaign import CampaignConfig, prepare, run_local  # noqa: E402
+from robolearn.config import load_toml  # noqa: E402
 from robolearn.envs import load_env_config, make_env  # noqa: E402
 from robolearn.evaluation.rollout import rollout, wilson_interval  # noqa: E402
 from robolearn.policies.registry import PolicyConfig, make_policy  # noqa: E402
@@ -44,13 +45,10 @@ def collect(args, r: int, policy: str, episodes: int, checkpoint: str | None) ->
     return {"store": cfg.store, **summary}
 
 
-# The grasp CNN: (model settings, data settings). levine: Levine et al.'s network (the command merged
-# midway); spatial: the map read out where the command lands (robolearn/models/grasp_cnn.py), without
-# random shifts, which would move the image against the camera projection.
-MODELS = {
-    "levine": ({}, {}),
-    "spatial": ({"state_input": True, "readout": "spatial", "merge_pool": 1, "post_merge": 1}, {"pad": 0}),
-}
+# The grasp CNN: its [model] section and random-shift setting come from the shipped training TOML.
+# levine: Levine et al.'s network (the command merged midway); spatial: the map read out where the
+# command lands (robolearn/models/grasp_cnn.py).
+MODELS = {"levine": ROOT / "policies" / "grasp_cnn.toml", "spatial": ROOT / "policies" / "grasp_cnn_spatial.toml"}
 
 
 def fit(args, r: int, stores: list[str], steps: int, init: str | None) -> str:
@@ -58,9 +56,10 @@ def fit(args, r: int, stores: list[str], steps: int, init: str | None) -> str:
     final = out / "checkpoints" / f"step-{steps:07d}"
     if final.exists():  # a rerun: this round is trained
         return str(out / "best") if (out / "best").exists() else str(final)
-    model, data = MODELS[args.model]
+    shipped = load_toml(MODELS[args.model], TrainConfig)
     cfg = TrainConfig(steps=steps, eval_every=max(steps // 4, 1), checkpoint_every=max(steps // 4, 1), out=str(out),
-                      init_from=init, model=model, data={"stores": stores, "holdout": 0.05, "workers": 2, **data},
+                      init_from=init, model=shipped.model,
+                      data={"stores": stores, "holdout": 0.05, "workers": 2, "pad": shipped.data.pad},
                       optim={"lr": 1e-3 if init is None else 3e-4, "warmup_steps": 100 if init is None else 20})  # fmt: skip
     summary = train(cfg, resume=True)
     val = summary["val"]

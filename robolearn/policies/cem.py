@@ -155,11 +155,10 @@ def load_servo(checkpoint: str | Path, env_config: EnvConfig, cem: CEMConfig | N
         raise CheckpointError(f"{checkpoint}: the model takes {model.config.image_size}x{model.config.image_size} "
                               f"images, the env renders {cam.width}x{cam.height}")  # fmt: skip
     if model.config.readout == "spatial":
-        from robolearn.sim.camera import clip_matrix, sample_pose
+        from robolearn.sim.camera import fixed_clip_matrix
 
-        if cam.randomize or not np.allclose(
-            clip_matrix(sample_pose(cam, None)).ravel(), model.config.camera, atol=1e-6
-        ):
+        env_matrix = fixed_clip_matrix(cam)
+        if env_matrix is None or not np.allclose(env_matrix.ravel(), model.config.camera, atol=1e-6):
             raise CheckpointError(f"{checkpoint}: the model reads commands out where they land in the image of the "
                                   "camera it was trained with; this env's camera differs")  # fmt: skip
     return CEMServo(model_scorer(model, device), env_config, cem, open_loop=open_loop)

@@ -57,6 +57,11 @@ def clip_matrix(pose: CameraPose) -> np.ndarray:
     return proj @ view
 
 
+def fixed_clip_matrix(cfg: CameraConfig) -> np.ndarray | None:
+    """The world-to-clip matrix of a camera that does not move between episodes; None if `cfg` randomizes it."""
+    return None if cfg.randomize else clip_matrix(sample_pose(cfg, None))
+
+
 def load_renderer(name: str, client: int) -> int:
     """The pybullet renderer flag for `name`; 'egl' loads the EGL plugin and falls back to 'tiny' if it does not load."""
     if name == "egl":

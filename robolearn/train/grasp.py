@@ -97,7 +97,7 @@ def model_config(cfg: TrainConfig, image_size: int, source: str) -> GraspCNNConf
 
 def dataset_camera(urls: list[str]) -> tuple[float, ...]:
     """The world-to-clip matrix of the one fixed camera that rendered every dataset in `urls`."""
-    from robolearn.sim.camera import CameraConfig, clip_matrix, sample_pose
+    from robolearn.sim.camera import CameraConfig, fixed_clip_matrix
 
     found: dict[str, np.ndarray] = {}
     for url in urls:
@@ -106,10 +106,10 @@ def dataset_camera(urls: list[str]) -> tuple[float, ...]:
             raise ConfigError(f"{url}: the spatial readout needs the camera that rendered the images, and this store "
                               "has no campaign.json; set model.camera (16 numbers) or train on a collected dataset")  # fmt: skip
         cam = CameraConfig(**manifest["env_config"]["camera"])
-        if cam.randomize:
+        found[url] = fixed_clip_matrix(cam)
+        if found[url] is None:
             raise ConfigError(f"{url}: collected with a randomized camera (randomize {cam.randomize}); the spatial "
                               "readout needs a fixed one")  # fmt: skip
-        found[url] = clip_matrix(sample_pose(cam, None))
     (first, m), *rest = found.items()
     for url, other in rest:
         if not np.allclose(m, other, atol=1e-6):
