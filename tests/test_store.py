@@ -153,6 +153,18 @@ def test_store_whose_creation_was_cut_short_is_recognised(tmp_path):
         EpisodeStore.open(path)
 
 
+def test_a_shard_being_created_is_passed_over_by_readers(tmp_path):
+    # a collector makes the shard's folder before its zarr.json: `robolearn info` or training on a dataset
+    # still being collected must read the complete shards, not fail on that one
+    from robolearn.data.info import open_dataset
+
+    (tmp_path / "ds").mkdir()
+    store = EpisodeStore.create(tmp_path / "ds" / "shard-000.zarr", frame_features=FRAMES, episode_features=VALUES)
+    store.add_episode(*make_episode(0))
+    (tmp_path / "ds" / "shard-001.zarr").mkdir()
+    assert [s.n_episodes for s in open_dataset(tmp_path / "ds")] == [1]
+
+
 def test_store_on_object_storage_round_trips_and_appends(s3_options):
     url = "s3://robolearn-test/grasps.zarr"
     store = EpisodeStore.create(url, frame_features=FRAMES, episode_features=VALUES, storage_options=s3_options)

@@ -119,7 +119,9 @@ class EpisodeStore:
         _check_target(source, must_exist=True)
         try:
             group = zarr.open_group(source, mode="r" if mode == "r" else "r+", storage_options=storage_options)
-        except (FileNotFoundError, zarr.errors.GroupNotFoundError) as exc:
+        except zarr.errors.GroupNotFoundError:  # the folder is there, its zarr.json not (yet): a shard being created
+            raise IncompleteStoreError(f"{source}: not a zarr store, or one being created (no zarr.json)") from None
+        except FileNotFoundError as exc:
             raise StoreError(f"{source}: not a zarr store ({type(exc).__name__})") from None
         meta = group.attrs.get("robolearn")
         if not isinstance(meta, dict) or "schema_version" not in meta:
