@@ -1,7 +1,17 @@
 import numpy as np
 import pytest
+import torch
 
-from robolearn.data.loader import StreamingLoader, _emit_counts, _Stream, check_store, iterate_all, select
+from robolearn.data.loader import (
+    StreamingLoader,
+    _Buffer,
+    _emit_counts,
+    _Stream,
+    check_store,
+    iterate_all,
+    random_shift,
+    select,
+)
 from robolearn.data.store import EpisodeStore, Feature, StoreError
 
 SIZE = 8
@@ -141,3 +151,47 @@ def test_extra_frame_keys_are_read_and_checked(tmp_path):
     batch = next(StreamingLoader(sel, batch_size=8, workers=0, extra=("state",)).batches(0))
     assert batch["state"].shape == (8, 7)
     np.testing.assert_array_equal(batch["state"][:, 0].numpy(), -batch["motor_command"][:, 0].numpy())
+
+
+def test_random_shift_is_edge_padding_then_crop():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (6, 9, 7, 3), dtype=np.uint8)
+    pad = 3
+    shift = rng.integers(0, 2 * pad + 1, (6, 2))
+    padded = np.pad(rgb, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
+    expected = np.stack([padded[i, dy : dy + 9, dx : dx + 7] for i, (dy, dx) in enumerate(shift)])
+    got = random_shift(torch.from_numpy(rgb), pad, torch.from_numpy(shift))
+    np.testing.assert_array_equal(got.numpy(), expected)
+    assert (
+        random_shift(torch.from_numpy(rgb), 0, torch.from_numpy(shift)).data_ptr() == torch.from_numpy(rgb).data_ptr()
+    )
+
+
+def test_shuffle_buffer_keeps_exactly_the_frames_not_taken():
+    buf = _Buffer(64)
+    buf.add({"success": np.arange(50.0), "x": np.arange(50)})
+    rng = np.random.default_rng(1)
+    for count in (10, 7, 20, 13):
+        before = set(buf.arrays["x"][: buf.n].tolist())
+        out = buf.take(rng.permutation(buf.n), count)
+        after = buf.arrays["x"][: buf.n].tolist()
+        assert len(after) == len(before) - count and set(after) | set(out["x"].tolist()) == before
+        assert not set(after) & set(out["x"].tolist())
+        np.testing.assert_array_equal(buf.arrays["success"][: buf.n], buf.arrays["x"][: buf.n])  # rows stay whole
+
+
+def test_more_workers_than_the_data_can_feed_are_cut_to_what_it_can(tmp_path):
+    # 60 episodes, ~350 frames, ~11 reads of 32 frames: 8 streams of batch 64 would leave most with none
+    store = id_store(tmp_path / "s.zarr", episodes=60)
+    sel = select([store], holdout=0, split_seed=0, part="all")
+    loader = StreamingLoader(sel, batch_size=64, buffer_frames=64, workers=8, seed=0, pad=2)
+    assert 1 <= loader.workers == loader.streams < 8
+    for w in range(loader.streams):  # every stream emits a batch in every epoch
+        for epoch in range(20):
+            assert sum(_emit_counts([loader.sizes[u] for u in _Stream(loader, w).units(epoch)], loader.buffer, 64))
+    stream = loader.batches(0)
+    for _ in range(3 * loader.streams):
+        b = next(stream)
+        assert b["rgb"].shape[0] == 64 and b["shift"].shape == (64, 2)
+    with pytest.raises(StoreError, match="too few for one batch of 4096"):
+        StreamingLoader(sel, batch_size=4096, workers=2)

@@ -27,6 +27,7 @@ from robolearn.sim.objects import TEST_IDS
 
 NEEDED_FRAMES = ("rgb", "motor_command")
 NEEDED_VALUES = ("success",)
+UNIT_FRAMES = 32  # frames per read at least (whole chunks); see Selection.units
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,16 @@ class Selection:
         return int(np.sum((self.ends - starts)[self.chosen]))
 
     def units(self) -> list[tuple[int, int]]:
-        """(start, end) frame ranges of the rgb chunks that hold a chosen frame."""
+        """(start, end) frame ranges read at once that hold a chosen frame: whole rgb chunks, as many as
+        make UNIT_FRAMES frames (large frames are chunked one or two to a chunk, and a read per chunk
+        costs more in per-call overhead than in decompression)."""
         if not self.chosen.any():
             return []
         n = int(self.ends[-1])
+        step = self.chunk * max(1, -(-UNIT_FRAMES // self.chunk))
         out = []
-        for start in range(0, n, self.chunk):
-            end = min(start + self.chunk, n)
+        for start in range(0, n, step):
+            end = min(start + step, n)
             first, last = np.searchsorted(self.ends, [start, end - 1], side="right")
             if self.chosen[first : last + 1].any():
                 out.append((start, end))
@@ -110,14 +114,17 @@ def shift_offsets(rng: np.random.Generator, n: int, pad: int) -> np.ndarray:
     return rng.integers(0, 2 * pad + 1, size=(2, n))
 
 
-def random_shift(rgb: np.ndarray, pad: int, offsets: np.ndarray) -> np.ndarray:
-    """(B,H,W,3) uint8: each image padded by `pad` (edge pixels repeated) and cropped back at its offset."""
+def random_shift(rgb: torch.Tensor, pad: int, shift: torch.Tensor) -> torch.Tensor:
+    """(B,H,W,C) images, each padded by `pad` (edge pixels repeated) and cropped back at its (dy, dx) in
+    `shift` (B,2), in [0, 2 pad]. Done by the trainer on its device: at 472 px, the two copies of the
+    batch that padding and cropping take on the CPU cost a loader worker more than reading it."""
     if pad <= 0:
         return rgb
-    b, h, w, _ = rgb.shape
-    padded = np.pad(rgb, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="edge")
-    dy, dx = offsets
-    return np.stack([padded[i, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(b)])
+    b, h, w = rgb.shape[:3]
+    shift = shift.to(rgb.device, torch.long) - pad
+    rows = (torch.arange(h, device=rgb.device) + shift[:, :1]).clamp_(0, h - 1)  # (B,H)
+    cols = (torch.arange(w, device=rgb.device) + shift[:, 1:]).clamp_(0, w - 1)  # (B,W)
+    return rgb[torch.arange(b, device=rgb.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
 def color_jitter(rgb: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
@@ -140,14 +147,14 @@ class _Reader:
 
     def __init__(self, selections: Sequence[Selection], extra: tuple[str, ...] = ()) -> None:
         self.selections, self.extra = selections, extra
-        self.open: dict[int, EpisodeStore] = {}
+        self.arrays: dict[int, dict] = {}  # opening an array reads its metadata: once per store and key
 
     def read(self, k: int, start: int, end: int) -> dict[str, np.ndarray]:
-        if k not in self.open:
-            self.open[k] = EpisodeStore.open(self.selections[k].source)
-        g = self.open[k].group
+        if k not in self.arrays:
+            g = EpisodeStore.open(self.selections[k].source).group
+            self.arrays[k] = {key: g[f"data/{key}"] for key in (*NEEDED_FRAMES, *self.extra)}
         mask, success = self.selections[k].labels(start, end)
-        out = {key: g[f"data/{key}"][start:end][mask] for key in (*NEEDED_FRAMES, *self.extra)}
+        out = {key: a[start:end][mask] for key, a in self.arrays[k].items()}
         out["success"] = success[mask]
         return out
 
@@ -184,12 +191,18 @@ class _Buffer:
         self.n += m
 
     def take(self, perm: np.ndarray, count: int) -> dict[str, np.ndarray]:
-        """The frames perm[:count] out; the rest (perm[count:]) moved to the front."""
-        out = {k: v[perm[:count]] for k, v in self.arrays.items()}
-        rest = perm[count:]
+        """The frames perm[:count] out; the frames kept beyond the first n - count slots fill the holes
+        they leave (at most `count` frames move, not the whole buffer: at 472 px a frame is 668 kB)."""
+        taken = perm[:count]
+        out = {k: v[taken] for k, v in self.arrays.items()}
+        keep = self.n - count
+        holes = np.sort(taken[taken < keep])
+        tail = np.ones(count, bool)
+        tail[taken[taken >= keep] - keep] = False
+        movers = keep + np.flatnonzero(tail)  # kept frames in the last `count` slots, as many as holes
         for v in self.arrays.values():
-            v[: len(rest)] = v[rest]
-        self.n = len(rest)
+            v[holes] = v[movers]
+        self.n = keep
         return out
 
 
@@ -215,8 +228,6 @@ class _Stream:
         while True:
             units = self.units(epoch)
             counts = _emit_counts([ld.sizes[u] for u in units], ld.buffer, bs)
-            if sum(counts) == 0 and epoch == 0:
-                return  # this stream has too few frames for one batch
             if skip >= sum(counts):  # skip a whole epoch without reading it
                 skip, epoch = skip - sum(counts), epoch + 1
                 continue
@@ -234,7 +245,8 @@ class _Stream:
                         skip -= 1
                         continue
                     batch = {key: v[j * bs : (j + 1) * bs] for key, v in out.items()}
-                    batch["rgb"] = random_shift(batch["rgb"], ld.pad, offsets)
+                    if ld.pad:
+                        batch["shift"] = offsets.T
                     yield batch
             epoch += 1
 
@@ -255,8 +267,9 @@ class _StreamDataset(torch.utils.data.IterableDataset):
 class StreamingLoader:
     """An infinite, resumable stream of shuffled training batches over the selected episodes.
 
-    `streams` worker processes (0: read in this process) each stream their share of the rgb chunks;
-    batch g comes from stream g % streams. `rank`/`world` shard the units between data-parallel
+    `workers` processes (0: read in this process) each stream their share of the rgb chunks; fewer
+    (`self.workers`) where the data cannot give each of them a batch in every epoch. Batch g comes
+    from stream g % streams. `rank`/`world` shard the units between data-parallel
     processes. In memory mode (`in_memory=True`) the frames are read once and batches are
     permutations of them.
     """
@@ -265,16 +278,27 @@ class StreamingLoader:
                  workers: int = 2, seed: int = 0, pad: int = 4, rank: int = 0, world: int = 1,
                  in_memory: bool = False, extra: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.selections, self.extra = list(selections), tuple(extra)
-        self.batch_size, self.buffer, self.workers = batch_size, max(buffer_frames, batch_size), workers
-        self.streams = max(workers, 1)
+        self.batch_size, self.buffer = batch_size, max(buffer_frames, batch_size)
         self.seed, self.pad, self.rank, self.world = seed, pad, rank, world
         self.units = [(k, a, b) for k, s in enumerate(self.selections) for a, b in s.units()]
         self.sizes = {u: int(self.selections[u[0]].labels(u[1], u[2])[0].sum()) for u in self.units}
         self.n_frames = sum(self.sizes.values())
-        if self.n_frames < batch_size * world:
-            raise StoreError(f"the selected episodes hold {self.n_frames} frames, fewer than one batch of "
-                             f"{batch_size} per process")  # fmt: skip
+        self.streams = self._streams(max(workers, 1))
+        self.workers = min(workers, self.streams)
         self.memory = self._load_all() if in_memory else None
+
+    def _streams(self, wanted: int) -> int:
+        """The most streams (<= wanted) of which each gets at least one batch in every epoch. A stream's
+        share is at least (units // world) // streams units, of whatever sizes the epoch's order gives it."""
+        smallest = np.cumsum(sorted(self.sizes.values()))
+        for streams in range(wanted, 0, -1):
+            m = len(self.units) // self.world // streams
+            if m and smallest[m - 1] >= self.batch_size:
+                return streams
+        raise StoreError(
+            f"the selected episodes hold {self.n_frames} frames in {len(self.units)} reads, too few for "
+            f"one batch of {self.batch_size} per process in every epoch ({self.world} processes)"
+        )
 
     def _load_all(self) -> dict[str, np.ndarray]:
         reader = _Reader(self.selections, self.extra)
@@ -283,7 +307,8 @@ class StreamingLoader:
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def batches(self, start_step: int = 0) -> Iterator[dict[str, torch.Tensor]]:
-        """Batches (rgb (B,H,W,3) uint8, motor_command (B,5), success (B,)) from global step `start_step` on."""
+        """Batches (rgb (B,H,W,3) uint8, motor_command (B,5), success (B,), with pad > 0 shift (B,2) for
+        `random_shift`) from global step `start_step` on."""
         if self.memory is not None:
             yield from self._memory_batches(start_step)
             return
@@ -305,7 +330,8 @@ class StreamingLoader:
             for j in range(first, per_epoch):
                 sl = slice(j * self.batch_size, (j + 1) * self.batch_size)
                 batch = {k: v[perm[sl]] for k, v in self.memory.items()}
-                batch["rgb"] = random_shift(batch["rgb"], self.pad, offsets[:, sl])
+                if self.pad:
+                    batch["shift"] = offsets[:, sl].T
                 yield {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in batch.items()}
             epoch, first = epoch + 1, 0
 

@@ -66,10 +66,10 @@ def load_renderer(name: str, client: int) -> int:
     """The pybullet renderer flag for `name`; 'egl' loads the EGL plugin and falls back to 'tiny' if it does not load."""
     if name == "egl":
         try:
-            import pkgutil
+            from importlib.util import find_spec
 
-            egl = pkgutil.get_loader("eglRenderer")
-            plugin = p.loadPlugin(egl.get_filename(), "_eglRendererPlugin", physicsClientId=client) if egl else -1
+            egl = find_spec("eglRenderer")
+            plugin = p.loadPlugin(egl.origin, "_eglRendererPlugin", physicsClientId=client) if egl else -1
         except Exception:  # the plugin's loader raises a variety of errors where no GPU driver exists
             plugin = -1
         if plugin >= 0:

@@ -23,7 +23,7 @@ from pydantic import Field
 
 from robolearn.config import Config, ConfigError, validate
 from robolearn.data.info import campaign_manifest, open_dataset
-from robolearn.data.loader import StreamingLoader, check_store, color_jitter, iterate_all, select
+from robolearn.data.loader import StreamingLoader, check_store, color_jitter, iterate_all, random_shift, select
 from robolearn.data.store import StoreError
 from robolearn.evaluation.metrics import binary_report
 from robolearn.models import GraspCNN, GraspCNNConfig
@@ -174,6 +174,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     loader = StreamingLoader(train_sel, batch_size=cfg.data.batch_size, buffer_frames=cfg.data.buffer_frames,
                              workers=cfg.data.workers, seed=cfg.seed, pad=cfg.data.pad, rank=acc.process_index,
                              world=acc.num_processes, in_memory=in_memory, extra=extra)  # fmt: skip
+    if not in_memory and loader.workers < cfg.data.workers and acc.is_main_process:
+        print(
+            f"note: data.workers = {cfg.data.workers}, but the training set is read in {len(loader.units)} parts, "
+            f"enough to give only {loader.workers} workers a batch each epoch; using {loader.workers}",
+            file=sys.stderr,
+        )
 
     # -- model, optimizer, resume ---------------------------------------------------------------
     set_seed(cfg.seed)
@@ -249,35 +255,45 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     t0 = time.perf_counter()
     wait = compute = 0.0
     report: dict[str, Any] = {}
-    running = []
+    running, n_running = torch.zeros((), device=acc.device), 0  # summed on the device: no sync per step
     batches = loader.batches(start)
     t_fetch = time.perf_counter()
     for step in range(start, cfg.steps):
         batch = next(batches)
         t_step = time.perf_counter()
-        wait += t_step - t_fetch
+        if step == start:  # worker processes starting and buffers filling: not throughput
+            startup, t0 = t_step - t0, t_step
+        else:
+            wait += t_step - t_fetch
         for group in opt.param_groups:
             group["lr"] = learning_rate(step, cfg)
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * max(1, acc.num_processes) + acc.process_index)
-        rgb = color_jitter(batch["rgb"].to(acc.device), cfg.data.color_jitter, gen)
+        rgb = batch["rgb"].to(acc.device)
+        if "shift" in batch:
+            rgb = random_shift(rgb, cfg.data.pad, batch["shift"])
+        rgb = color_jitter(rgb, cfg.data.color_jitter, gen)
         with acc.autocast():
-            _, losses = model({"rgb": rgb, **{k: v.to(acc.device) for k, v in batch.items() if k != "rgb"}})
+            _, losses = model(
+                {"rgb": rgb, **{k: v.to(acc.device) for k, v in batch.items() if k not in ("rgb", "shift")}}
+            )
         loss = losses["bce"]
         acc.backward(loss)
         if cfg.optim.grad_clip:
             acc.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        running.append(float(loss.detach()))
+        running += loss.detach()
+        n_running += 1
         t_fetch = time.perf_counter()
         compute += t_fetch - t_step
         done = step + 1
         bar.update(1)
         if done % cfg.log_every == 0 and writer:
-            writer.add_scalar("train/loss", float(np.mean(running)), done)
+            mean_loss = float(running) / n_running
+            writer.add_scalar("train/loss", mean_loss, done)
             writer.add_scalar("train/lr", learning_rate(step, cfg), done)
-            bar.set_postfix(loss=f"{np.mean(running):.3f}", auc=report.get("auc"))
-            running = []
+            bar.set_postfix(loss=f"{mean_loss:.3f}", auc=report.get("auc"))
+            running, n_running = torch.zeros((), device=acc.device), 0
         if done % cfg.eval_every == 0 or done == cfg.steps:
             report = validate_now(done)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
@@ -302,6 +318,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
         "val_frames": report.get("frames"),
         "val_source": "val_stores" if val_stores else f"holdout {cfg.data.holdout} of training episodes",
         "in_memory": in_memory,
+        "loader_startup_s": startup if steps_run else None,
         "samples_per_s": steps_run * cfg.data.batch_size * acc.num_processes / seconds if steps_run else None,
         "loader_wait_fraction": wait / (wait + compute) if steps_run else None,
         "val": report,
