@@ -88,7 +88,8 @@ def test_resume_after_a_kill_reaches_the_same_step_and_weights(tmp_path, blob_st
 
 
 def test_two_process_data_parallel_run_on_cpu_completes(tmp_path, blob_store):
-    config = write_config(tmp_path, blob_store, steps=6, eval_every=6, checkpoint_every=6,
+    # device = "cpu": on a machine with one GPU, two processes would otherwise both take cuda:0 (seen on an H100)
+    config = write_config(tmp_path, blob_store, steps=6, eval_every=6, checkpoint_every=6, device="cpu",
                           data={"workers": 0, "in_memory": "no"})  # fmt: skip
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     result = subprocess.run([*torchrun, "-m", "robolearn.cli", "train", str(config), "--out", str(tmp_path / "ddp")],
@@ -139,6 +140,22 @@ def test_bad_training_input_is_one_line_with_exit_code_2(tmp_path, blob_store, r
                    "'data' differs")  # fmt: skip
     one_line_error(run_cli("train", str(config), "--store", str(tmp_path / "nothing"), "--out", str(tmp_path / "c")),
                    "no such dataset")  # fmt: skip
+
+
+def test_more_processes_than_gpus_on_a_machine_is_refused(tmp_path, blob_store, monkeypatch):
+    # torchrun --nproc_per_node 2 on a one-GPU machine: each process would be handed a CUDA device
+    import torch
+
+    from robolearn.config import ConfigError, load_toml
+    from robolearn.train.grasp import TrainConfig, train
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    cfg = load_toml(write_config(tmp_path, blob_store, steps=2, out=str(tmp_path / "run")), TrainConfig)
+    with pytest.raises(ConfigError, match='2 processes on this machine but 1 CUDA device.*device = "cpu"'):
+        train(cfg, progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_warm_start_begins_from_the_given_weights(tmp_path, blob_store, run_cli):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -141,6 +142,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
 
     # accelerate runs data-parallel CPU processes (gloo) only when told the run is on CPU
     on_cpu = cfg.device == "cpu" or not (torch.cuda.is_available() or is_torch_xla_available())
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))  # processes on this machine, under torchrun
+    if not on_cpu and torch.cuda.is_available() and local > torch.cuda.device_count():
+        raise ConfigError(f"{local} processes on this machine but {torch.cuda.device_count()} CUDA device(s): start "
+                          f"at most one process per GPU (--nproc_per_node), or set device = \"cpu\"")  # fmt: skip
     acc = Accelerator(cpu=on_cpu, mixed_precision=cfg.precision)
     out = Path(cfg.out)
     ckdir = out / "checkpoints"
