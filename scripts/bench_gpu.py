@@ -42,9 +42,9 @@ SIZES = (48, 64, 128, 472)
 
 def render_part(frames: int, episodes: int) -> dict:
     import pybullet as p
+    from bench_env import render_speed
 
     from robolearn.envs.grasp_env import GraspEnv
-    from robolearn.sim.camera import sample_pose
 
     envs = {r: GraspEnv(preset="kuka_diverse", renderer=r) for r in ("tiny", "egl")}
     out: dict = {"egl_loaded": envs["egl"].world.renderer == p.ER_BULLET_HARDWARE_OPENGL}
@@ -61,19 +61,7 @@ def render_part(frames: int, episodes: int) -> dict:
     # a renderer that kept an old scene after a reset would not be nearest to TinyRenderer's same scene
     cross = np.array([[np.abs(e - t).mean() for t in tiny] for e in egl])
     out["same_scene_nearest"] = bool((cross.argmin(axis=1) == np.arange(len(egl))).all())
-    out["fps"] = {}
-    for r, env in envs.items():
-        env.reset(seed=0)
-        out["fps"][r] = {}
-        for size in SIZES:
-            cfg = env.config.camera.model_copy(update={"width": size, "height": size})
-            pose = sample_pose(cfg, None)
-            env.world.render(cfg, pose)
-            t = time.perf_counter()
-            for _ in range(frames):
-                env.world.render(cfg, pose)
-            out["fps"][r][size] = frames / (time.perf_counter() - t)
-        print(f"  {r}: " + ", ".join(f"{s}px {v:.0f}/s" for s, v in out["fps"][r].items()), flush=True)
+    out["fps"] = {r: render_speed(frames, r) for r in envs}
     out["episodes_per_s"] = {}
     for r, env in envs.items():
         rng = np.random.default_rng(0)
