@@ -55,6 +55,7 @@ def eval_cmd(
     videos: Annotated[int, typer.Option(help="with --out: MP4s of the first K episodes of each policy")] = 0,
     gif: Annotated[Path | None, typer.Option(help="write the first episode (first policy) as an animated GIF")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the JSON report here")] = None,
+    workers: Annotated[int, typer.Option(help="processes running episodes (results do not depend on it)")] = 1,
 ) -> None:
     """Evaluate policies side by side on the same episode seeds: success with a 95% Wilson interval,
     per-object success, speed; a comparison table, a plot and videos with --out.
@@ -62,7 +63,7 @@ def eval_cmd(
     Evaluation seeds lie below 2^31 and collected ones at or above, so no evaluation scene was trained on."""
     from robolearn.collection.campaign import EVAL_SEED_LIMIT
     from robolearn.envs import make_env
-    from robolearn.evaluation.rollout import rollout
+    from robolearn.evaluation.rollout import rollout, rollout_parallel
     from robolearn.policies.registry import make_policy, policy_config
 
     if episodes < 1:
@@ -71,6 +72,8 @@ def eval_cmd(
         raise UsageError(f"--seed: got {seed}; evaluation seeds lie in 0..2^31-1 (collection uses the rest)")
     if objects not in ("test", "train", "all"):
         raise UsageError(f"--objects: got '{objects}', allowed: test, train, all")
+    if workers < 1:
+        raise UsageError(f"--workers: got {workers}, must be at least 1")
     _check_writable(gif, "--gif")
     _check_writable(json_out, "--json")
     if out is not None and out.exists() and not out.is_dir():
@@ -88,7 +91,12 @@ def eval_cmd(
         policies = {name: make_policy(cfg, e) for name, cfg in configs.items()}  # all checked before any runs
         for name, pol in policies.items():
             record = max(videos if out else 0, 1 if gif and not reports else 0)
-            report = rollout(e, pol, range(seed, seed + episodes), record_first=record, progress=True, desc=name)
+            seeds = range(seed, seed + episodes)
+            if workers > 1:
+                report = rollout_parallel(env, objects, configs[name], seeds, workers=workers, record_first=record,
+                                          progress=True, desc=name)  # fmt: skip
+            else:
+                report = rollout(e, pol, seeds, record_first=record, progress=True, desc=name)
             reports[name] = report
             results[name] = {"policy": configs[name].model_dump(), **report.summary()}
     finally:

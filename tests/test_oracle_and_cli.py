@@ -38,10 +38,25 @@ def test_cli_eval_writes_report_and_gif(tmp_path, run_cli):
     assert gif.stat().st_size > 1000 and "success" in result.stdout
 
 
+def test_cli_eval_on_several_processes_gives_the_same_episodes(tmp_path, run_cli):
+    reports = []
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}.json"
+        result = run_cli("eval", "--policy", "random", "--policy", "oracle", "-n", "4", "--seed", "7",
+                         "--workers", str(workers), "--json", str(out))  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        reports.append(json.loads(out.read_text())["policies"])
+    for name in ("random", "oracle"):
+        one, two = ([{k: e[k] for k in ("seed", "success", "steps", "object_ids", "lifted_object_ids")}
+                     for e in r[name]["per_episode"]] for r in reports)  # fmt: skip
+        assert one == two and [e["seed"] for e in two] == [7, 8, 9, 10]
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
         (["eval", "-n", "0"], "--episodes: got 0"),
+        (["eval", "-n", "1", "--workers", "0"], "--workers: got 0"),
         (["eval", "-n", "-3"], "--episodes: got -3"),
         (["eval", "--policy", "greedy", "-n", "1"], "unknown policy 'greedy'"),
         (["eval", "--objects", "val", "-n", "1"], "--objects: got 'val'"),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import time
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -43,6 +46,7 @@ class RolloutReport:
     render_s: float
     substeps: int
     frames: list[np.ndarray] = field(default_factory=list, repr=False)
+    cpu_s: float | None = None  # several processes: their time summed (`seconds` is then the wall clock)
 
     @property
     def n(self) -> int:
@@ -65,16 +69,17 @@ class RolloutReport:
     def summary(self) -> dict:
         n = max(self.n, 1)
         lo, hi = wilson_interval(self.successes, self.n)
+        busy = self.seconds if self.cpu_s is None else self.cpu_s
         return {
             "episodes": self.n,
             "success_rate": self.successes / n,
             "success_ci95": [lo, hi],
             "episodes_per_s": self.n / self.seconds if self.seconds else None,
-            "ms_per_episode": {
-                "total": 1000 * self.seconds / n,
+            "ms_per_episode": {  # one process's time per episode, however many ran
+                "total": 1000 * busy / n,
                 "physics": 1000 * self.physics_s / n,
                 "rendering": 1000 * self.render_s / n,
-                "python": 1000 * (self.seconds - self.physics_s - self.render_s) / n,
+                "python": 1000 * (busy - self.physics_s - self.render_s) / n,
             },
             "substeps_per_episode": self.substeps / n,
             "per_object": self.per_object(),
@@ -108,3 +113,50 @@ def rollout(env: GraspEnv, policy: Policy, seeds: Iterable[int], *, record_first
         bar.set_postfix(success=f"{sum(e.success for e in episodes) / len(episodes):.2f}")
     return RolloutReport(episodes, time.perf_counter() - t0, world.timers["physics"], world.timers["render"],
                          world.substeps - sub0, frames)  # fmt: skip
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _start_worker(env_spec: str, objects: str, policy_json: str) -> None:
+    import torch
+
+    from robolearn.envs import make_env
+    from robolearn.policies.registry import PolicyConfig, make_policy
+
+    torch.set_num_threads(1)  # one process per core
+    env = make_env(env_spec, objects={"split": objects})
+    _WORKER.update(env=env, policy=make_policy(PolicyConfig.model_validate_json(policy_json), env))
+
+
+def _run_seeds(seeds: list[int], record_first: int) -> RolloutReport:
+    return rollout(_WORKER["env"], _WORKER["policy"], seeds, record_first=record_first)
+
+
+def rollout_parallel(env_spec: str, objects: str, policy_cfg, seeds: Iterable[int], *, workers: int,
+                     record_first: int = 0, progress: bool = False, desc: str = "episodes",
+                     chunk: int = 10) -> RolloutReport:  # fmt: skip
+    """`rollout` on `workers` processes, each with its own env and policy (built from `env_spec`, an id or
+    env TOML, and `policy_cfg`, a PolicyConfig), over chunks of `chunk` seeds; the report is the one a
+    single process would give (an episode is a function of its seed), with the wall clock as `seconds`."""
+    seeds = list(seeds)
+    chunk = max(1, min(chunk, -(-len(seeds) // workers)))  # every worker gets some
+    chunks = [seeds[i : i + chunk] for i in range(0, len(seeds), chunk)]
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(seeds), desc=desc, unit="ep", disable=not progress, dynamic_ncols=True)
+    done = successes = 0
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_start_worker,
+                             initargs=(env_spec, objects, policy_cfg.model_dump_json())) as pool:  # fmt: skip
+        futures = [pool.submit(_run_seeds, c, min(len(c), max(0, record_first - k * chunk)))
+                   for k, c in enumerate(chunks)]  # fmt: skip
+        for f in as_completed(futures):
+            part = f.result()
+            done, successes = done + part.n, successes + part.successes
+            bar.update(part.n)
+            bar.set_postfix(success=f"{successes / done:.2f}")
+        parts = [f.result() for f in futures]
+    bar.close()
+    return RolloutReport([e for p in parts for e in p.episodes], time.perf_counter() - t0,
+                         sum(p.physics_s for p in parts), sum(p.render_s for p in parts),
+                         sum(p.substeps for p in parts), [x for p in parts for x in p.frames],
+                         cpu_s=sum(p.seconds for p in parts))  # fmt: skip
