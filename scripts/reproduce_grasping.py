@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from robolearn.collection.campaign import CampaignConfig, prepare, run_local  # noqa: E402
 from robolearn.config import load_toml  # noqa: E402
-from robolearn.envs import load_env_config, make_env  # noqa: E402
-from robolearn.evaluation.rollout import rollout, wilson_interval  # noqa: E402
-from robolearn.policies.registry import PolicyConfig, make_policy  # noqa: E402
+from robolearn.envs import load_env_config  # noqa: E402
+from robolearn.evaluation.rollout import rollout_parallel, wilson_interval  # noqa: E402
+from robolearn.policies.registry import PolicyConfig  # noqa: E402
 from robolearn.train.grasp import TrainConfig, train  # noqa: E402
 
 
@@ -69,13 +69,9 @@ def fit(args, r: int, stores: list[str], steps: int, init: str | None) -> str:
 
 
 def evaluate_cem(args, checkpoint: str) -> dict:
-    env = make_env(args.env, objects={"split": "test"})
-    try:
-        policy = make_policy(PolicyConfig(name="cem", checkpoint=checkpoint), env)
-        seeds = range(1_000_000, 1_000_000 + args.eval_episodes)
-        report = rollout(env, policy, seeds, progress=True, desc="eval cem")
-    finally:
-        env.close()
+    seeds = range(1_000_000, 1_000_000 + args.eval_episodes)
+    report = rollout_parallel(args.env, "test", PolicyConfig(name="cem", checkpoint=checkpoint), seeds,
+                              workers=args.workers, progress=True, desc="eval cem")  # fmt: skip
     return {"success": report.successes / report.n, "ci95": list(wilson_interval(report.successes, report.n)),
             "episodes": report.n}  # fmt: skip
 
@@ -113,7 +109,7 @@ def main() -> None:
     )
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every episode and step count")
     ap.add_argument("--rounds", type=int, default=2, help="self-improvement rounds after round 0")
-    ap.add_argument("--workers", type=int, default=2, help="collection processes")
+    ap.add_argument("--workers", type=int, default=2, help="collection and evaluation processes")
     ap.add_argument("--epsilon", type=float, default=0.5, help="round 0: oracle actions replaced by random ones")
     ap.add_argument("--explore", type=float, default=0.2, help="rounds >= 1: CEM actions replaced by random ones")
     ap.add_argument("--eval-episodes", type=int, default=200)
@@ -140,7 +136,7 @@ def main() -> None:
 
     cmd = [sys.executable, "-m", "robolearn.cli", "eval", "--env", args.env, "-n", str(args.eval_episodes),
            "--policy", "random", "--policy", "open_loop", "--policy", "cem", "--policy", "oracle",
-           "--checkpoint", checkpoint, "--out", str(args.out / "eval"), "--videos", "2"]  # fmt: skip
+           "--checkpoint", checkpoint, "--out", str(args.out / "eval"), "--videos", "2", "--workers", str(args.workers)]  # fmt: skip
     subprocess.run(cmd, cwd=ROOT, check=True)
     minutes = (time.perf_counter() - t0) / 60
     summary = {"env": args.env, "model": args.model, "scale": args.scale, "rounds": args.rounds, "grasp_attempts": attempts,
