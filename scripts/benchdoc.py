@@ -11,10 +11,12 @@ def replace_section(path: Path, heading: str, text: str) -> None:
     """Put `text` (starting with `heading`, a '## ' line) in place of the section of that heading."""
     old = path.read_text() if path.exists() else HEADER
     start = old.find(heading)
-    if start >= 0:
-        end = old.find("\n## ", start + 1)
-        old = old[:start] + old[end + 1 :] if end >= 0 else old[:start]
-    path.write_text(old.rstrip() + "\n\n" + text)
+    if start < 0:  # a new section goes at the end
+        path.write_text(old.rstrip() + "\n\n" + text)
+        return
+    end = old.find("\n## ", start + 1)  # an existing one is replaced where it stands
+    rest = "\n" + old[end + 1 :] if end >= 0 else ""
+    path.write_text(old[:start] + text.rstrip() + "\n" + rest)
 
 
 def publish(text: str, *, write: bool) -> None:
