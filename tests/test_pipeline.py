@@ -110,6 +110,16 @@ def test_spatial_readout_trains_on_a_collected_dataset_and_checks_the_camera(tra
     moved.write_text(TINY_ENV + "yaw = 200.0\n")
     one_line(run_cli("eval", "--env", str(moved), "--policy", "cem", "--checkpoint", str(ck), "-n", "1"),
              "this env's camera differs")  # fmt: skip
+    # EGL shades the same scene differently (docs/BENCHMARKS.md): a servo over tiny-rendered data refuses it
+    from robolearn.envs import load_env_config
+    from robolearn.policies.cem import load_servo
+    from robolearn.train import CheckpointError
+
+    egl = tmp / "egl.toml"
+    egl.write_text('renderer = "egl"\n' + TINY_ENV)
+    assert json.loads((ck / "config.json").read_text())["renderers"] == ["tiny"]
+    with pytest.raises(CheckpointError, match='drawn by the tiny renderer, this env draws with egl.*renderer = "tiny"'):
+        load_servo(ck, load_env_config(str(egl)))
     shard = next((tmp / "data").glob("shard-*.zarr"))
     lone = tmp / "lone" / shard.name  # a store outside its dataset folder: no campaign.json anywhere
     lone.parent.mkdir()

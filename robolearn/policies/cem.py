@@ -144,12 +144,16 @@ class CEMServo:
 
 def load_servo(checkpoint: str | Path, env_config: EnvConfig, cem: CEMConfig | None = None, *,
                open_loop: bool = False, device: str = "cpu") -> CEMServo:  # fmt: skip
-    """A servo over the GraspCNN at `checkpoint`; refuses one whose image size (or, for the spatial readout,
-    camera) is not the env's."""
+    """A servo over the GraspCNN at `checkpoint`; refuses one whose image size, renderer (where the checkpoint
+    records its data's) or, for the spatial readout, camera is not the env's."""
     from robolearn.train import CheckpointError
     from robolearn.train.checkpoint import load_model
 
-    model, _ = load_model(checkpoint, expect="GraspCNN")
+    model, meta = load_model(checkpoint, expect="GraspCNN")
+    if meta.get("renderers") and env_config.renderer not in meta["renderers"]:
+        raise CheckpointError(f"{checkpoint}: trained on images drawn by the {' and '.join(meta['renderers'])} renderer, "
+                              f"this env draws with {env_config.renderer}, which shades differently; set renderer = "
+                              f"\"{meta['renderers'][0]}\" in the env TOML")  # fmt: skip
     cam = env_config.camera
     if (model.config.image_size, model.config.image_size) != (cam.height, cam.width):
         raise CheckpointError(f"{checkpoint}: the model takes {model.config.image_size}x{model.config.image_size} "

@@ -199,8 +199,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     rest = [p for n, p in model.named_parameters() if p.ndim <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.optim.weight_decay},
                              {"params": rest, "weight_decay": 0.0}], lr=cfg.optim.lr)  # fmt: skip
+    # the renderers that drew the training images (from the datasets' campaign.json): the servo refuses another
+    renderers = sorted({m["env_config"]["renderer"] for d in cfg.data.stores if (m := campaign_manifest(d))})
     run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "loader_streams": loader.streams,
-                "in_memory": in_memory}  # fmt: skip
+                "in_memory": in_memory, "renderers": renderers}  # fmt: skip
     start = 0
     if resume and prior is not None:
         meta = checkpoint.read_config(prior)
