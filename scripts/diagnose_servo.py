@@ -29,7 +29,7 @@ from robolearn.envs import make_env  # noqa: E402
 from robolearn.envs.task import grasp_frame  # noqa: E402
 from robolearn.evaluation.metrics import roc_auc  # noqa: E402
 from robolearn.evaluation.rollout import rollout, wilson_interval  # noqa: E402
-from robolearn.policies.cem import CEMServo, model_scorer, motor_command  # noqa: E402
+from robolearn.policies.cem import CEMServo, load_servo, motor_command  # noqa: E402
 from robolearn.train import CheckpointError  # noqa: E402
 
 
@@ -38,11 +38,8 @@ def object_centres(env) -> np.ndarray:
 
 
 def localise(args) -> None:
-    from robolearn.train.checkpoint import load_model
-
-    model, _ = load_model(args.checkpoint, expect="GraspCNN")
-    score = model_scorer(model)
     env = make_env(args.env, objects={"split": "test"})
+    score = load_servo(args.checkpoint, env.config).scorer  # refuses a model that does not fit the env
     tc = env.config.task
     rng = np.random.default_rng(0)
     scores, on_object = [], []

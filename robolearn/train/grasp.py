@@ -83,7 +83,8 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
     return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
-def model_config(cfg: TrainConfig, image_size: int, source: str) -> GraspCNNConfig:
+def model_config(cfg: TrainConfig, image_size: int, source: str, manifests: dict[str, dict | None]) -> GraspCNNConfig:
+    """The run's GraspCNNConfig; `manifests`: each dataset's campaign.json (None where it has none)."""
     fields = dict(cfg.model)
     size = fields.pop("image_size", image_size)
     base = GraspCNNConfig.for_size(size) if isinstance(size, int) else GraspCNNConfig()
@@ -92,17 +93,16 @@ def model_config(cfg: TrainConfig, image_size: int, source: str) -> GraspCNNConf
         raise ConfigError(f"{source}: data.pad = {cfg.data.pad} with the spatial readout; random shifts would move the "
                           "image against the camera projection the readout relies on: set data.pad = 0")  # fmt: skip
     if mcfg.readout == "spatial" and mcfg.camera is None:
-        mcfg = mcfg.model_copy(update={"camera": dataset_camera([*cfg.data.stores, *cfg.data.val_stores])})
+        mcfg = mcfg.model_copy(update={"camera": dataset_camera(manifests)})
     return mcfg
 
 
-def dataset_camera(urls: list[str]) -> tuple[float, ...]:
-    """The world-to-clip matrix of the one fixed camera that rendered every dataset in `urls`."""
+def dataset_camera(manifests: dict[str, dict | None]) -> tuple[float, ...]:
+    """The world-to-clip matrix of the one fixed camera that rendered every dataset (url: its campaign.json)."""
     from robolearn.sim.camera import CameraConfig, fixed_clip_matrix
 
     found: dict[str, np.ndarray] = {}
-    for url in urls:
-        manifest = campaign_manifest(url)
+    for url, manifest in manifests.items():
         if manifest is None:
             raise ConfigError(f"{url}: the spatial readout needs the camera that rendered the images, and this store "
                               "has no campaign.json; set model.camera (16 numbers) or train on a collected dataset")  # fmt: skip
@@ -160,7 +160,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     stores = [s for d in cfg.data.stores for s in open_dataset(d)]
     val_stores = [s for d in cfg.data.val_stores for s in open_dataset(d)]
     check_store(stores[0])  # its image size is the model's default
-    mcfg = model_config(cfg, stores[0].frame_features["rgb"].shape[0], source)
+    manifests = {d: campaign_manifest(d) for d in [*cfg.data.stores, *cfg.data.val_stores]}
+    mcfg = model_config(cfg, stores[0].frame_features["rgb"].shape[0], source, manifests)
     extra = ("state",) if mcfg.state_input else ()
     for s in [*stores, *val_stores]:
         check_store(s, mcfg.image_size, extra)
@@ -200,7 +201,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.optim.weight_decay},
                              {"params": rest, "weight_decay": 0.0}], lr=cfg.optim.lr)  # fmt: skip
     # the renderers that drew the training images (from the datasets' campaign.json): the servo refuses another
-    renderers = sorted({m["env_config"]["renderer"] for d in cfg.data.stores if (m := campaign_manifest(d))})
+    renderers = sorted({m["env_config"]["renderer"] for d in cfg.data.stores if (m := manifests[d])})
     run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "loader_streams": loader.streams,
                 "in_memory": in_memory, "renderers": renderers}  # fmt: skip
     start = 0
