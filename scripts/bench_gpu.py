@@ -9,9 +9,13 @@
    samples/s and the fraction of time the loop waited on data, on a collected 64 px store and a
    synthetic 472 px one.
 4. The CEM servo: milliseconds per `act()` (3 CEM iterations x 64 samples + the stay score) on CPU and CUDA.
+5. Determinism (`determinism --json F`, its own process: cuBLAS reads its workspace setting once): each
+   model trained twice for a few AdamW steps on the same data, with CUDA's default kernels and with
+   `torch.use_deterministic_algorithms` (what `deterministic = true` sets); are the weights equal?
 
     python scripts/bench_gpu.py measure --store DATASET --json gpu.json   # on the GPU machine
     python scripts/bench_gpu.py publish gpu.json                          # writes the docs section
+    python scripts/bench_gpu.py determinism --json det.json               # on the GPU machine (part 5)
 
 Each part is recorded in the JSON as soon as it ends; a part that fails records its error and the
 others still run.
@@ -211,6 +215,49 @@ def measure(args) -> None:
         part("train_472", train_part, str(path), "synthetic 472 px", 120, (8,), 64, 512)
 
 
+def determinism(args) -> None:
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # before cuBLAS starts
+    import torch
+
+    from robolearn.models import GraspCNN
+
+    if not torch.cuda.is_available():
+        raise SystemExit("bench_gpu: no CUDA device here; this benchmark needs one")
+    torch.backends.cudnn.benchmark = False
+
+    def weights_after(cfg, steps: int = 15, b: int = 64) -> dict:
+        torch.manual_seed(0)
+        model = GraspCNN(cfg).cuda()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        g = torch.Generator(device="cuda").manual_seed(1)
+        s = cfg.image_size
+        for _ in range(steps):
+            batch = {"rgb": torch.randint(0, 256, (b, s, s, 3), generator=g, device="cuda", dtype=torch.uint8),
+                     "motor_command": torch.randn(b, 5, generator=g, device="cuda") * 0.05,
+                     "state": torch.randn(b, 7, generator=g, device="cuda") * 0.2,
+                     "success": (torch.rand(b, generator=g, device="cuda") < 0.3).float()}  # fmt: skip
+            _, losses = model(batch)
+            opt.zero_grad(set_to_none=True)
+            losses["bce"].backward()
+            opt.step()
+        return {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
+
+    rows = []
+    for name, cfg in _models().items():
+        for det in (False, True):
+            torch.use_deterministic_algorithms(det)
+            try:
+                a, b = weights_after(cfg), weights_after(cfg)
+                diff = max(float((a[k] - b[k]).abs().max()) for k in a)
+                rows.append({"model": name, "deterministic": det, "equal": diff == 0, "max_abs_diff": diff})
+            except Exception as e:  # an op without a deterministic kernel raises here
+                rows.append({"model": name, "deterministic": det, "error": str(e).splitlines()[0][:300]})
+            print(rows[-1], flush=True)
+    res = {"date": time.strftime("%Y-%m-%d"), "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
+           "runs": rows}  # fmt: skip
+    Path(args.json).write_text(json.dumps(res, indent=1))
+
+
 def publish(args) -> None:
     from benchdoc import publish as write
 
@@ -282,11 +329,13 @@ def main() -> None:
         metavar="EPISODES",
         help="also train end to end on a synthetic 472 px store of this many 8-frame episodes",
     )
+    d = sub.add_parser("determinism", help="train each model twice on CUDA, default and deterministic kernels")
+    d.add_argument("--json", required=True, help="where the results go")
     pb = sub.add_parser("publish", help="write the docs/BENCHMARKS.md section from a measured JSON")
     pb.add_argument("json")
     pb.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
-    measure(args) if args.cmd == "measure" else publish(args)
+    {"measure": measure, "determinism": determinism, "publish": publish}[args.cmd](args)
 
 
 if __name__ == "__main__":

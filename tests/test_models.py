@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from robolearn.models import GraspCNN, GraspCNNConfig
+from robolearn.models.grasp_cnn import sliced_max_pool, tent_sample
 from robolearn.train import CheckpointError
 from robolearn.train.checkpoint import load_model, save
 
@@ -144,3 +145,20 @@ def test_camera_matrix_projects_objects_onto_their_pixels():
         assert len(errors) >= 3 and max(errors) < 2.0, errors
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("h,w,grid", [(12, 12, 3), (7, 5, 3), (6, 6, 4), (2, 3, 1)])
+def test_grid_max_pool_equals_adaptive_max_pool(h, w, grid):
+    # what the model pools with in deterministic mode (a deterministic CUDA backward): the same function
+    x = torch.randn(4, 8, h, w)
+    assert torch.equal(sliced_max_pool(x, grid), torch.nn.functional.adaptive_max_pool2d(x, grid))
+
+
+def test_tent_sample_equals_grid_sample_with_border_padding():
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(64, 8, 12, 10, generator=g)
+    point = torch.rand(64, 2, generator=g) * 2.6 - 1.3  # some beyond the border, where grid_sample clamps
+    point[:4] = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [0.0, 0.0], [-1.0, 1.0]])
+    ref = torch.nn.functional.grid_sample(feats, point[:, None, None, :], mode="bilinear", padding_mode="border",
+                                          align_corners=False)[:, :, 0, 0]  # fmt: skip
+    assert torch.allclose(tent_sample(feats, point), ref, atol=1e-5)

@@ -66,6 +66,8 @@ class TrainConfig(Config):
     precision: Literal["no", "bf16", "fp16"] = "no"
     device: Literal["auto", "cpu"] = Field("auto", description="auto: accelerate picks CUDA/TPU when present")
     seed: int = Field(0, ge=0)
+    deterministic: bool = Field(False, description="deterministic CUDA kernels (slower): a resumed run then ends "
+                                "with the same weights as an uninterrupted one on a GPU too, as it does on CPU")
     out: str = "out/grasp_cnn"
     init_from: str | None = Field(None, description="warm start: a GraspCNN checkpoint whose weights start the run")
 
@@ -146,6 +148,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     if not on_cpu and torch.cuda.is_available() and local > torch.cuda.device_count():
         raise ConfigError(f"{local} processes on this machine but {torch.cuda.device_count()} CUDA device(s): start "
                           f"at most one process per GPU (--nproc_per_node), or set device = \"cpu\"")  # fmt: skip
+    if cfg.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts, on the first matmul
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
     acc = Accelerator(cpu=on_cpu, mixed_precision=cfg.precision)
     out = Path(cfg.out)
     ckdir = out / "checkpoints"
