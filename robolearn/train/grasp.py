@@ -66,8 +66,11 @@ class TrainConfig(Config):
     precision: Literal["no", "bf16", "fp16"] = "no"
     device: Literal["auto", "cpu"] = Field("auto", description="auto: accelerate picks CUDA/TPU when present")
     seed: int = Field(0, ge=0)
-    deterministic: bool = Field(False, description="deterministic CUDA kernels (slower): a resumed run then ends "
-                                "with the same weights as an uninterrupted one on a GPU too, as it does on CPU")
+    deterministic: bool = Field(
+        False,
+        description="deterministic CUDA kernels: a resumed run then ends with the same weights as an "
+        "uninterrupted one on a GPU too, as it does on CPU",
+    )
     out: str = "out/grasp_cnn"
     init_from: str | None = Field(None, description="warm start: a GraspCNN checkpoint whose weights start the run")
 
