@@ -19,6 +19,34 @@ def test_oracle_grasps_test_objects_far_more_often_than_chance(env_id):
     assert report.successes >= 5, f"oracle grasped {report.successes}/10 on {env_id}"
 
 
+def test_oracle_rehearsal_foretells_the_episode_and_rescues_a_failing_choice():
+    """Seeds 510 and 516 of KukaDiverse-v0's test objects: the best-ranked object's grasp fails (rehearsed and
+    played without rehearsal alike); the rehearsing oracle goes for another, as its rehearsal said, and succeeds."""
+    from robolearn.envs.grasp_env import GraspEnv
+    from robolearn.envs.task import OraclePolicy
+
+    env = GraspEnv(preset="kuka_diverse", objects={"split": "test"})
+    try:
+        for seed in (510, 516):
+            outcomes = {}
+            for rehearse in (False, True):
+                oracle = OraclePolicy(env, rehearse=rehearse)
+                obs, _ = env.reset(seed=seed)
+                oracle.reset()
+                done = False
+                while not done:
+                    obs, _, terminated, truncated, info = env.step(oracle.act(obs))
+                    done = terminated or truncated
+                outcomes[rehearse] = (oracle.target, info["is_success"], oracle.predicted, oracle.rehearsals)
+            plain_target, plain_success, _, _ = outcomes[False]
+            target, success, predicted, rehearsals = outcomes[True]
+            # the first rehearsal, of the plain oracle's choice, failed as the plain episode did
+            assert not plain_success and rehearsals >= 2 and target != plain_target, (seed, outcomes)
+            assert success and predicted, (seed, outcomes)
+    finally:
+        env.close()
+
+
 def test_wilson_interval():
     lo, hi = wilson_interval(0, 10)
     assert lo == 0.0 and 0.25 < hi < 0.35

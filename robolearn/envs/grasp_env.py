@@ -62,6 +62,7 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.attempted = False
         self._pose: CameraPose = sample_pose(cam, None)
         self._last_obs: dict[str, np.ndarray] | None = None
+        self.layout_rng_state: dict[str, Any] | None = None  # np_random's state when this episode's layout began
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -69,6 +70,8 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         super().reset(seed=seed)
         world = self.world
         world.reset()
+        # the layout is a function of this state: the oracle rebuilds the same scene from it to rehearse
+        self.layout_rng_state = self.np_random.bit_generator.state
         self.task.layout(world, self.np_random)
         self._pose = sample_pose(self.config.camera, self.np_random)
         self.t, self.attempted = 0, False
@@ -78,6 +81,20 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         if self.attempted:
             raise RuntimeError("step() after the episode terminated; call reset()")
+        tc, world = self.config.task, self.world
+        pose = self.advance(action)
+        obs = self._observe()
+        lifted = self.task.lifted(world) if self.attempted else []
+        success = bool(lifted)
+        reward = self.task.reward(world, attempted=self.attempted)
+        truncated = not self.attempted and self.t >= tc.max_steps
+        info = {"is_success": success, "grasp_attempted": self.attempted, "gripper_pose": pose,
+                "lifted_object_ids": lifted}  # fmt: skip
+        return obs, reward, self.attempted, truncated, info
+
+    def advance(self, action: np.ndarray) -> list[float]:
+        """The physics of step(): move by `action`, grasp when the gripper is low enough (or at the last step,
+        with `task.grasp_at_last_step`). Returns the gripper pose [x, y, z, yaw] this action commanded."""
         tc, world, arm = self.config.task, self.world, self.world.arm
         a = np.clip(np.asarray(action, dtype=np.float64).reshape(4), -1.0, 1.0)
         dz = -tc.dv if tc.height_hack else tc.dv * a[2]
@@ -89,14 +106,7 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         if arm.ee_position()[2] <= tc.grasp_height or (tc.grasp_at_last_step and self.t >= tc.max_steps):
             self._grasp()
             self.attempted = True
-        obs = self._observe()
-        lifted = self.task.lifted(world) if self.attempted else []
-        success = bool(lifted)
-        reward = self.task.reward(world, attempted=self.attempted)
-        truncated = not self.attempted and self.t >= tc.max_steps
-        info = {"is_success": success, "grasp_attempted": self.attempted, "gripper_pose": pose,
-                "lifted_object_ids": lifted}  # fmt: skip
-        return obs, reward, self.attempted, truncated, info
+        return pose
 
     def _grasp(self) -> None:
         """Close the fingers over 100 substeps and hold, then raise the target `lift_per_substep` a substep.

@@ -8,6 +8,7 @@ script would grasp.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,9 +53,9 @@ class GraspTask:
         """1 for a successful grasp, else 0 (sparse, as KukaDiverseObjectEnv)."""
         return float(attempted and self.success(world))
 
-    def oracle(self, env: GraspEnv) -> OraclePolicy:
+    def oracle(self, env: GraspEnv, *, rehearse: bool = True) -> OraclePolicy:
         """A scripted policy with privileged state that grasps well."""
-        return OraclePolicy(env)
+        return OraclePolicy(env, rehearse=rehearse)
 
 
 def grasp_frame(world: World, index: int) -> tuple[np.ndarray, float, float, float]:
@@ -86,37 +87,77 @@ DESCEND_BELOW = 0.05  # the oracle aims the end effector this far below the gras
 
 
 class OraclePolicy:
-    """Servo the gripper over the most reachable object, turn its fingers across the object's narrow side, descend.
+    """Servo the gripper over an object, turn its fingers across the object's narrow side, descend.
 
-    Reads the simulator (object poses and meshes, the arm's commanded target): a reference
-    and a data collector, not a learner.
+    Reads the simulator (object poses and meshes, the arm's commanded target): a reference and a data
+    collector, not a learner. The objects are ranked by a heuristic (reachable, near the gripper, no
+    neighbour within reach of the fingers, narrower than the open fingers). With `rehearse`, at the
+    first step the oracle rebuilds the episode's scene in a simulation of its own (the layout is a
+    function of the env's RNG state at reset) and plays its grasp of each object there in turn, best
+    ranked first; it goes for the first one whose rehearsal lifts an object, else the best ranked. The
+    env's physics is deterministic, so a rehearsal's outcome is the episode's (tested).
     """
 
-    def __init__(self, env: GraspEnv) -> None:
+    def __init__(self, env: GraspEnv, *, rehearse: bool = True) -> None:
         self.env = env
+        self.rehearse = rehearse
         self.target: int | None = None
+        self.rehearsals = 0  # this episode's
+        self.predicted: bool | None = None  # the chosen grasp's rehearsed outcome; None when not rehearsed
+        self._sim: GraspEnv | None = None
 
     def reset(self) -> None:
-        self.target = None
+        self.target, self.rehearsals, self.predicted = None, 0, None
 
-    def _choose(self) -> int:
-        """The reachable object nearest the gripper: the less the arm moves sideways, the faster it descends."""
+    def ranking(self) -> list[int]:
+        """Object indices, best first: near the gripper (the less the arm moves sideways, the faster it
+        descends), inside the workspace, without a close neighbour, narrower than the open fingers."""
         world, tc = self.env.world, self.env.config.task
         lo, hi = np.asarray(tc.workspace_low[:2]), np.asarray(tc.workspace_high[:2])
         here = world.arm.target[:2]
         frames = [grasp_frame(world, i) for i in range(len(world.objects))]
         centres = np.array([f[0] for f in frames])
-        best, best_score = 0, math.inf
+        scores = []
         for i, (centre, (_, _, width, _)) in enumerate(zip(centres, frames)):
             outside = np.maximum(lo - centre, 0).sum() + np.maximum(centre - hi, 0).sum()
             others = np.delete(centres, i, axis=0)
             gap = np.linalg.norm(others - centre, axis=1).min() if len(others) else 1.0
             crowding = max(0.0, CROWD_RADIUS - gap)  # a neighbour in the way of the fingers
             too_wide = width > world.arm.finger_gap - 0.005  # fingers would land on it, not around it
-            score = 10.0 * outside + np.linalg.norm(centre - here) + CROWD_WEIGHT * crowding + 1.0 * too_wide
-            if score < best_score:
-                best, best_score = i, score
-        return best
+            scores.append(10.0 * outside + np.linalg.norm(centre - here) + CROWD_WEIGHT * crowding + 1.0 * too_wide)
+        return [int(i) for i in np.argsort(scores, kind="stable")]
+
+    def _choose(self) -> int:
+        ranking = self.ranking()
+        if not self.rehearse or self.env.t != 0 or self.env.layout_rng_state is None:
+            return ranking[0]
+        for i in ranking:
+            self.rehearsals += 1
+            if self.rehearsal_succeeds(i):
+                self.predicted = True
+                return i
+        self.predicted = False
+        return ranking[0]
+
+    def rehearsal_succeeds(self, index: int) -> bool:
+        """Play this episode from its start in the oracle's own simulation, going for object `index`."""
+        from robolearn.envs.grasp_env import GraspEnv
+
+        env = self.env
+        if self._sim is None:
+            self._sim = GraspEnv(env.config)
+            weakref.finalize(self, self._sim.close)
+        sim = self._sim
+        sim.world.reset()
+        rng = np.random.Generator(type(env.np_random.bit_generator)())
+        rng.bit_generator.state = env.layout_rng_state
+        sim.task.layout(sim.world, rng)
+        sim.t, sim.attempted = 0, False
+        ghost = OraclePolicy(sim, rehearse=False)
+        ghost.target = index
+        while not sim.attempted and sim.t < sim.config.task.max_steps:
+            sim.advance(ghost.act(None))
+        return sim.attempted and sim.task.success(sim.world)
 
     def act(self, obs: object) -> np.ndarray:
         env = self.env

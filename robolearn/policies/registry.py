@@ -1,7 +1,8 @@
 """Policies by name, for evaluation and collection: one visible registry.
 
     random     uniform actions, dz shifted down by `down_bias`
-    oracle     the task's scripted grasp with privileged state
+    oracle     the task's scripted grasp with privileged state; with `rehearse`, it first plays its grasp
+               of each object in a copy of the episode's simulation and goes for one that works
     cem        the closed-loop CEM servo over a GraspCNN `checkpoint`
     open_loop  one CEM plan from the first image, then executed blind (a baseline)
 
@@ -29,6 +30,7 @@ class PolicyConfig(Config):
     cem: CEMConfig = Field(default_factory=CEMConfig)
     epsilon: float = Field(0.0, ge=0, le=1, description="probability of a random action at each step")
     down_bias: float = Field(0.0, ge=0, le=2, description="random actions: dz shifted toward descending")
+    rehearse: bool = Field(True, description="oracle: rehearse the grasp of each object in a copy of the episode")
     device: str = Field("cpu", description="where a model scores: cpu | cuda")
 
 
@@ -60,7 +62,7 @@ def _servo(cfg: PolicyConfig, env, open_loop: bool) -> Policy:
 
 BUILDERS: dict[str, Callable[[PolicyConfig, object], Policy]] = {
     "random": lambda cfg, env: RandomPolicy(down_bias=cfg.down_bias),
-    "oracle": lambda cfg, env: env.task.oracle(env),
+    "oracle": lambda cfg, env: env.task.oracle(env, rehearse=cfg.rehearse),
     "cem": lambda cfg, env: _servo(cfg, env, open_loop=False),
     "open_loop": lambda cfg, env: _servo(cfg, env, open_loop=True),
 }
