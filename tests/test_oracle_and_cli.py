@@ -47,6 +47,20 @@ def test_oracle_rehearsal_foretells_the_episode_and_rescues_a_failing_choice():
         env.close()
 
 
+def test_oracle_rehearses_only_when_it_acts_alone():
+    from robolearn.envs.grasp_env import GraspEnv
+    from robolearn.policies.registry import PolicyConfig
+
+    env = GraspEnv(preset="kuka_diverse")
+    try:
+        assert make_policy("oracle", env).rehearse
+        assert not make_policy(PolicyConfig(name="oracle", rehearse=False), env).rehearse
+        mixed = make_policy(PolicyConfig(name="oracle", epsilon=0.3), env)  # random actions: no rehearsal
+        assert not mixed.base.rehearse
+    finally:
+        env.close()
+
+
 def test_wilson_interval():
     lo, hi = wilson_interval(0, 10)
     assert lo == 0.0 and 0.25 < hi < 0.35

@@ -30,7 +30,8 @@ class PolicyConfig(Config):
     cem: CEMConfig = Field(default_factory=CEMConfig)
     epsilon: float = Field(0.0, ge=0, le=1, description="probability of a random action at each step")
     down_bias: float = Field(0.0, ge=0, le=2, description="random actions: dz shifted toward descending")
-    rehearse: bool = Field(True, description="oracle: rehearse the grasp of each object in a copy of the episode")
+    rehearse: bool = Field(True, description="oracle: rehearse the grasp of each object in a copy of the episode "
+                           "(only with epsilon = 0: random actions would make the rehearsal a different episode)")
     device: str = Field("cpu", description="where a model scores: cpu | cuda")
 
 
@@ -62,7 +63,7 @@ def _servo(cfg: PolicyConfig, env, open_loop: bool) -> Policy:
 
 BUILDERS: dict[str, Callable[[PolicyConfig, object], Policy]] = {
     "random": lambda cfg, env: RandomPolicy(down_bias=cfg.down_bias),
-    "oracle": lambda cfg, env: env.task.oracle(env, rehearse=cfg.rehearse),
+    "oracle": lambda cfg, env: env.task.oracle(env, rehearse=cfg.rehearse and cfg.epsilon == 0),
     "cem": lambda cfg, env: _servo(cfg, env, open_loop=False),
     "open_loop": lambda cfg, env: _servo(cfg, env, open_loop=True),
 }
