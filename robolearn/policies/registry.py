@@ -30,8 +30,11 @@ class PolicyConfig(Config):
     cem: CEMConfig = Field(default_factory=CEMConfig)
     epsilon: float = Field(0.0, ge=0, le=1, description="probability of a random action at each step")
     down_bias: float = Field(0.0, ge=0, le=2, description="random actions: dz shifted toward descending")
-    rehearse: bool = Field(True, description="oracle: rehearse the grasp of each object in a copy of the episode "
-                           "(only with epsilon = 0: random actions would make the rehearsal a different episode)")
+    rehearse: bool = Field(
+        True,
+        description="oracle: rehearse the grasp of each object in a copy of the episode "
+        "(only with epsilon = 0: random actions would make the rehearsal a different episode)",
+    )
     device: str = Field("cpu", description="where a model scores: cpu | cuda")
 
 
