@@ -145,7 +145,7 @@ class OraclePolicy:
 
         env = self.env
         if self._sim is None:
-            self._sim = GraspEnv(env.config)
+            self._sim = GraspEnv(env.config.model_copy(update={"renderer": "tiny"}))  # it never renders
             weakref.finalize(self, self._sim.close)
         sim = self._sim
         sim.world.reset()
