@@ -68,15 +68,24 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        world = self.world
-        world.reset()
-        # the layout is a function of this state: the oracle rebuilds the same scene from it to rehearse
-        self.layout_rng_state = self.np_random.bit_generator.state
-        self.task.layout(world, self.np_random)
+        self._begin(self.np_random)
         self._pose = sample_pose(self.config.camera, self.np_random)
-        self.t, self.attempted = 0, False
         obs = self._observe()
-        return obs, {"object_ids": list(world.object_ids)}
+        return obs, {"object_ids": list(self.world.object_ids)}
+
+    def _begin(self, rng: np.random.Generator) -> None:
+        """Rebuild the world and lay the objects out with `rng`: an episode's physics starts here."""
+        self.world.reset()
+        self.layout_rng_state = rng.bit_generator.state  # the layout is a function of this state
+        self.task.layout(self.world, rng)
+        self.t, self.attempted = 0, False
+
+    def replay_start(self, layout_rng_state: dict[str, Any]) -> None:
+        """Start again the episode whose `layout_rng_state` this is (another env's, of the same config), without
+        observing: the same scene, and the same physics from there for the same actions (`advance`)."""
+        rng = np.random.Generator(getattr(np.random, layout_rng_state["bit_generator"])())
+        rng.bit_generator.state = layout_rng_state
+        self._begin(rng)
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         if self.attempted:

@@ -148,11 +148,7 @@ class OraclePolicy:
             self._sim = GraspEnv(env.config.model_copy(update={"renderer": "tiny"}))  # it never renders
             weakref.finalize(self, self._sim.close)
         sim = self._sim
-        sim.world.reset()
-        rng = np.random.Generator(type(env.np_random.bit_generator)())
-        rng.bit_generator.state = env.layout_rng_state
-        sim.task.layout(sim.world, rng)
-        sim.t, sim.attempted = 0, False
+        sim.replay_start(env.layout_rng_state)
         ghost = OraclePolicy(sim, rehearse=False)
         ghost.target = index
         while not sim.attempted and sim.t < sim.config.task.max_steps:
