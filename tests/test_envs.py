@@ -109,3 +109,17 @@ def test_two_envs_in_one_process_use_separate_clients():
         b.step(np.zeros(4, np.float32))  # still alive after the other env closed
     finally:
         b.close()
+
+
+def test_a_non_finite_action_is_refused_before_it_moves_the_arm():
+    """A NaN action (object 168's NaN grasp point once made one) would set the arm's target to NaN."""
+    e = GraspEnv(preset="kuka")
+    try:
+        e.reset(seed=3)
+        target = e.world.arm.target.copy()
+        with pytest.raises(ValueError, match="not finite"):
+            e.step(np.array([np.nan, 0, 0, 0], np.float32))
+        np.testing.assert_array_equal(e.world.arm.target, target)
+        assert e.t == 0
+    finally:
+        e.close()

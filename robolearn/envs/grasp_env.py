@@ -105,7 +105,10 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         """The physics of step(): move by `action`, grasp when the gripper is low enough (or at the last step,
         with `task.grasp_at_last_step`). Returns the gripper pose [x, y, z, yaw] this action commanded."""
         tc, world, arm = self.config.task, self.world, self.world.arm
-        a = np.clip(np.asarray(action, dtype=np.float64).reshape(4), -1.0, 1.0)
+        a = np.asarray(action, dtype=np.float64).reshape(4)
+        if not np.isfinite(a).all():
+            raise ValueError(f"action {a.tolist()}: not finite (each of dx, dy, dz, dyaw must be a number in [-1, 1])")
+        a = np.clip(a, -1.0, 1.0)
         dz = -tc.dv if tc.height_hack else tc.dv * a[2]
         target = np.clip(arm.target + np.array([tc.dv * a[0], tc.dv * a[1], dz]), tc.workspace_low, tc.workspace_high)
         arm.move(target, arm.yaw + tc.da * a[3])

@@ -1,7 +1,9 @@
 """The 1000 procedural objects of pybullet_data/random_urdfs and their train/test split.
 
 Test objects are the ids ending in 0 (100 of them), training objects the other
-900, as in pybullet's KukaDiverseObjectEnv and Quillen et al. 2018.
+900, as in pybullet's KukaDiverseObjectEnv and Quillen et al. 2018, less object 168: its mesh's
+vertices are all NaN in pybullet_data, so it has no collision shape, falls through the floor and
+has no grasp point; no split holds it.
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ import numpy as np
 import pybullet_data
 
 NUM_OBJECTS = 1000
-TEST_IDS: tuple[int, ...] = tuple(i for i in range(NUM_OBJECTS) if i % 10 == 0)
-TRAIN_IDS: tuple[int, ...] = tuple(i for i in range(NUM_OBJECTS) if i % 10 != 0)
+BROKEN_IDS: tuple[int, ...] = (168,)  # no geometry (NaN vertices): not an object
+TEST_IDS: tuple[int, ...] = tuple(i for i in range(NUM_OBJECTS) if i % 10 == 0 and i not in BROKEN_IDS)
+TRAIN_IDS: tuple[int, ...] = tuple(i for i in range(NUM_OBJECTS) if i % 10 != 0 and i not in BROKEN_IDS)
 
 Split = Literal["train", "test", "all"]
 
 
 def split_ids(split: Split) -> tuple[int, ...]:
     """The object ids of a split."""
-    return {"train": TRAIN_IDS, "test": TEST_IDS, "all": tuple(range(NUM_OBJECTS))}[split]
+    return {"train": TRAIN_IDS, "test": TEST_IDS, "all": tuple(sorted(TRAIN_IDS + TEST_IDS))}[split]
 
 
 def object_urdf(object_id: int) -> str:
