@@ -241,7 +241,9 @@ def info_cmd(
         problems = info.check(store)
         for line in problems:
             typer.echo(f"broken: {line}", err=True)
-        typer.echo(f"check: {summary['episodes'] - len(problems)} of {summary['episodes']} episodes readable")
+        typer.echo(
+            f"check: {summary['episodes'] - len(problems)} of {summary['episodes']} episodes readable and finite"
+        )
         if problems:
             sys.exit(1)
 

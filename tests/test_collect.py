@@ -121,7 +121,7 @@ def test_info_reports_the_dataset_and_check_names_a_broken_episode(tmp_path, run
     assert result.returncode == 0, result.stderr
     fields = dict(line.split(None, 1) for line in result.stdout.splitlines() if line and not line.startswith("check"))
     assert fields["episodes"] == "4" and fields["shards"] == "2" and float(fields["compression_ratio"]) > 1
-    assert "4 of 4 episodes readable" in result.stdout
+    assert "4 of 4 episodes readable and finite" in result.stdout
     # Truncate the first rgb chunk of one shard: check must fail and name the shard and episode.
     chunk = sorted((tmp_path / "ds" / "shard-000.zarr" / "data" / "rgb").rglob("c/*/*/*/*"))[0]
     chunk.write_bytes(chunk.read_bytes()[:10])

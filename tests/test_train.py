@@ -190,3 +190,23 @@ def test_shipped_training_configs_validate(name):
     assert cfg.steps > 0 and model.image_size == 48
     if model.readout == "spatial":
         assert model.state_input and cfg.data.pad == 0
+
+
+def test_a_store_with_a_nan_motor_command_is_refused_in_one_line_and_named_by_check(tmp_path, run_cli):
+    """A NaN reaching the spatial readout's grid_sample crashed the process (segfault) on CPU: training
+    refuses such a store up front, and `robolearn info --check` names the episode."""
+    import numpy as np
+    import zarr
+
+    store = tmp_path / "ds"
+    write_blob_store(store, episodes=6, size=32, frames=4)
+    mc = zarr.open_group(str(store), mode="r+")["data/motor_command"]
+    bad = np.asarray(mc[:])
+    bad[4, 0] = np.nan
+    mc[:] = bad
+    result = run_cli("train", str(ROOT / "policies" / "grasp_cnn.toml"), "--store", str(store), "--steps", "2",
+                     "--out", str(tmp_path / "run"))  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "data/motor_command is not finite in 1 episode(s)" in result.stderr.strip().splitlines()[-1]
+    check = run_cli("info", str(store), "--check")
+    assert check.returncode == 1 and "has NaN or infinite values in motor_command" in check.stderr

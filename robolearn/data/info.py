@@ -93,12 +93,18 @@ def summarize(path: str | Path) -> dict[str, Any]:
 
 
 def check(path: str | Path) -> list[str]:
-    """Read every committed episode of every shard; one line for each episode that cannot be read."""
+    """Read every committed episode of every shard; one line for each episode that cannot be read or
+    holds a NaN or infinite float."""
     problems = []
     for store in open_dataset(path):
         for k in range(store.n_episodes):
             try:
-                store.episode(k)
+                episode = store.episode(k)
             except Exception as exc:  # noqa: BLE001 - any decode or I/O error marks the episode broken
                 problems.append(f"{store.source}: episode {k} unreadable ({type(exc).__name__}: {str(exc)[:120]})")
+                continue
+            bad = [key for key, v in episode.items()
+                   if np.asarray(v).dtype.kind == "f" and not np.isfinite(np.asarray(v, np.float64)).all()]  # fmt: skip
+            if bad:
+                problems.append(f"{store.source}: episode {k} has NaN or infinite values in {', '.join(bad)}")
     return problems

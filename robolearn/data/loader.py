@@ -77,6 +77,20 @@ def check_store(store: EpisodeStore, image_size: int | None = None, extra: tuple
     if image_size is not None and shape != (image_size, image_size, 3):
         raise StoreError(f"{store.source}: rgb frames are {shape[0]}x{shape[1]}, the model takes "
                          f"{image_size}x{image_size} (set model.image_size or use another store)")  # fmt: skip
+    for key in ("motor_command", *extra):
+        bad = non_finite_episodes(store, key)
+        if bad:
+            raise StoreError(f"{store.source}: data/{key} is not finite in {len(bad)} episode(s), the first "
+                             f"episode {bad[0]}; a NaN there crashes training (robolearn check lists them)")  # fmt: skip
+
+
+def non_finite_episodes(store: EpisodeStore, key: str) -> list[int]:
+    """Indices of the episodes with a NaN or infinite value in float frame feature `key`."""
+    values = np.asarray(store.group[f"data/{key}"][: store.n_frames])
+    bad_frames = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if not bad_frames.any():
+        return []
+    return sorted(set(np.searchsorted(store.episode_ends, np.flatnonzero(bad_frames), side="right").tolist()))
 
 
 def _mix(a: np.ndarray, b: int) -> np.ndarray:
