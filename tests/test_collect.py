@@ -202,3 +202,22 @@ def test_workers_stop_when_the_collector_is_killed(tmp_path):
         os.kill(w, signal.SIGKILL)
     assert not alive, "workers kept collecting after the collector died"
     assert len(episodes_by_index(tmp_path / "ds")) < 200
+
+
+def test_scene_repeats_share_a_scene_but_not_the_grasp(tmp_path, run_cli):
+    """repeats = 3 with the probe: episodes 0-2 and 3-5 are two scenes (same seed, same first image), each
+    played three times with a different aim, so the grasp poses differ within a scene."""
+    campaign = write_campaign(tmp_path, policy="probe", repeats=3, episodes=6)
+    result = collect(run_cli, campaign)
+    assert result.returncode == 0, result.stderr
+    eps = episodes_by_index(tmp_path / "ds")
+    assert sorted(eps) == list(range(6))
+    for scene in ((0, 1, 2), (3, 4, 5)):
+        first = [eps[i] for i in scene]
+        assert len({int(e["seed"]) for e in first}) == 1
+        for e in first[1:]:
+            np.testing.assert_array_equal(e["rgb"][0], first[0]["rgb"][0])
+        grasps = [e["state"][0, :3] + e["motor_command"][0, :3] for e in first]  # p_T = p_0 + v_0
+        assert min(np.linalg.norm(a - b) for a, b in [(grasps[0], grasps[1]), (grasps[0], grasps[2]),
+                                                       (grasps[1], grasps[2])]) > 1e-3  # fmt: skip
+    assert int(eps[0]["seed"]) != int(eps[3]["seed"])

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from robolearn.envs import ENV_IDS, make_env
@@ -120,3 +121,30 @@ def test_cli_render_and_help(tmp_path, run_cli):
     assert png.stat().st_size > 500
     helptext = run_cli("--help").stdout
     assert "eval" in helptext and "render" in helptext and "envs" in helptext
+
+
+def test_probe_aims_at_an_object_off_by_its_offset():
+    """The probe's aim is a random object's grasp point moved by its per-episode offset; with no offset
+    it is the oracle's aim at that object."""
+    from robolearn.envs.grasp_env import GraspEnv
+    from robolearn.envs.task import ProbePolicy, grasp_frame
+
+    env = GraspEnv(preset="kuka_diverse")
+    try:
+        env.reset(seed=5)
+        exact, noisy = ProbePolicy(env, aim_std=0.0, yaw_std=0.0), ProbePolicy(env, seed=1)
+        targets = set()
+        for k in range(12):
+            for probe in (exact, noisy):
+                probe.rng = np.random.default_rng(k)
+                probe.reset()
+                probe.act(None)
+            assert exact.target == noisy.target  # same seed: same object
+            centre, yaw, _, _ = grasp_frame(env.world, exact.target)
+            np.testing.assert_allclose(exact.aim()[0], centre)
+            np.testing.assert_allclose(noisy.aim()[0] - centre, noisy.offset[:2])
+            assert abs(noisy.aim()[1] - yaw - noisy.offset[2]) < 1e-9 and np.abs(noisy.offset).max() > 0
+            targets.add(exact.target)
+    finally:
+        env.close()
+    assert len(targets) > 2  # a random object, not the best-ranked one

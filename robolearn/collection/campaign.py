@@ -30,14 +30,23 @@ class CampaignConfig(Config):
 
     env: str = Field("robolearn/GraspKuka-v0", description="registered env id or env TOML file")
     objects: Literal["train", "test", "all"] = "train"
-    policy: Literal["random", "oracle", "mix", "cem"] = Field(
-        "random", description="mix: the oracle with epsilon random actions; cem: the CEM servo over `checkpoint`"
+    policy: Literal["random", "oracle", "mix", "probe", "cem"] = Field(
+        "random",
+        description="mix: the oracle with epsilon random actions; probe: the oracle's grasp of a random object, "
+        "aimed off by a random offset; cem: the CEM servo over `checkpoint`",
     )
     down_bias: float = Field(0.5, ge=0, le=2, description="random actions: shift of dz toward descending (Levine)")
     epsilon: float = Field(0.3, ge=0, le=1, description="mix, cem: probability of a random action at each step")
+    aim_std: float = Field(0.03, ge=0, description="probe: std of the aim's offset in x and y (m)")
+    yaw_std: float = Field(0.6, ge=0, description="probe: std of the aim's offset in yaw (rad)")
     checkpoint: str | None = Field(None, description="cem: the GraspCNN checkpoint directory")
     cem: CEMConfig = Field(default_factory=CEMConfig)
     episodes: int = Field(100, ge=1)
+    repeats: int = Field(
+        1, ge=1, le=64,
+        description="episodes per scene: each scene is played this many times in a row, the policy's "
+        "randomness differing, so one image's grasps differ only by where they went",
+    )  # fmt: skip
     workers: int = Field(2, ge=1, le=256)
     seed: int = Field(0, ge=0)
     store: str = "out/dataset"
@@ -55,13 +64,19 @@ def episode_seed(campaign_seed: int, index: int) -> int:
     return seed | COLLECTION_SEED_BIT
 
 
+def episode_seeds(cfg: CampaignConfig, index: int) -> tuple[int, int]:
+    """(env seed, policy seed) of episode `index`: the env's is its scene's (`repeats` episodes in a row
+    share one), the policy's its own."""
+    return episode_seed(cfg.seed, index // cfg.repeats), episode_seed(cfg.seed, index)
+
+
 def make_collection_policy(cfg: CampaignConfig, env):
     from robolearn.policies.registry import PolicyConfig, make_policy
 
     name = "oracle" if cfg.policy == "mix" else cfg.policy
-    epsilon = 0.0 if cfg.policy in ("random", "oracle") else cfg.epsilon
+    epsilon = 0.0 if cfg.policy in ("random", "oracle", "probe") else cfg.epsilon
     return make_policy(PolicyConfig(name=name, epsilon=epsilon, down_bias=cfg.down_bias, checkpoint=cfg.checkpoint,
-                                    cem=cfg.cem), env)  # fmt: skip
+                                    cem=cfg.cem, aim_std=cfg.aim_std, yaw_std=cfg.yaw_std), env)  # fmt: skip
 
 
 def committed_indices(root: str) -> list[int]:
@@ -87,7 +102,7 @@ def prepare(cfg: CampaignConfig, env_config: dict[str, Any], *, resume: bool) ->
         diff = _first_difference(old["env_config"], env_config)
         if diff:
             raise ConfigError(f"store {cfg.store}: --resume with a different env config: {diff}")
-        for key in ("seed", "policy", "objects", "checkpoint"):
+        for key in ("seed", "policy", "objects", "checkpoint", "repeats"):
             if old["campaign"].get(key) != manifest["campaign"][key]:
                 raise ConfigError(f"store {cfg.store}: --resume with a different {key}: "
                                   f"{old['campaign'].get(key)!r} before, {manifest['campaign'][key]!r} now")  # fmt: skip
@@ -133,7 +148,7 @@ def _worker(cfg_json: str, env_config: dict, shard: str, indices: list[int], que
             if os.getppid() != parent:  # the collector is gone (killed): stop rather than write on unseen
                 return
             t = time.perf_counter()
-            frames, values = record_episode(env, policy, episode_seed(cfg.seed, i))
+            frames, values = record_episode(env, policy, *episode_seeds(cfg, i))
             t_env = time.perf_counter() - t
             store.add_episode(frames, {**values, "index": i})
             queue.put((i, values["success"], t_env, time.perf_counter() - t - t_env))

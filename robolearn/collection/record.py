@@ -51,9 +51,11 @@ def motor_commands(poses: np.ndarray, final: np.ndarray) -> np.ndarray:
     return np.concatenate([d[:, :3], np.sin(d[:, 3:4]), np.cos(d[:, 3:4])], axis=1).astype(np.float32)
 
 
-def record_episode(env: GraspEnv, policy: Policy, seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Run one episode of `policy` from `seed`; its frames and values for `EpisodeStore.add_episode`."""
-    obs, info = start_episode(env, policy, seed)
+def record_episode(env: GraspEnv, policy: Policy, seed: int, policy_seed: int | None = None
+                   ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:  # fmt: skip
+    """Run one episode of `policy` from env `seed` (the policy's randomness from `policy_seed`, by
+    default the same); its frames and values for `EpisodeStore.add_episode`."""
+    obs, info = start_episode(env, policy, seed, policy_seed)
     arm = env.world.arm
     keep = [k for k in ("rgb", "depth") if k in obs]
     frames: dict[str, list] = {k: [] for k in [*keep, "state", "action"]}

@@ -155,12 +155,17 @@ class OraclePolicy:
             sim.advance(ghost.act(None))
         return sim.attempted and sim.task.success(sim.world)
 
+    def aim(self) -> tuple[np.ndarray, float]:
+        """Where the grasp goes: the target object's centre, and the yaw of its narrow side."""
+        centre, yaw, _, _ = grasp_frame(self.env.world, self.target)
+        return centre, yaw
+
     def act(self, obs: object) -> np.ndarray:
         env = self.env
         tc, arm = env.config.task, env.world.arm
         if self.target is None:
             self.target = self._choose()
-        centre, yaw, _, _ = grasp_frame(env.world, self.target)
+        centre, yaw = self.aim()
         goal_yaw = arm.yaw_for_axis(yaw)
         dyaw = (goal_yaw - arm.yaw + math.pi / 2) % math.pi - math.pi / 2  # the gripper is symmetric
         dxy = centre - arm.target[:2]
@@ -169,3 +174,24 @@ class OraclePolicy:
         dz = 0.0 if tc.height_hack else (tc.grasp_height - DESCEND_BELOW - arm.target[2]) / tc.dv
         a = np.array([dxy[0] / tc.dv, dxy[1] / tc.dv, dz, dyaw / tc.da], dtype=np.float64)
         return np.clip(a, -1.0, 1.0).astype(np.float32)
+
+
+class ProbePolicy(OraclePolicy):
+    """The oracle's straight grasp, aimed at a random object and missed on purpose: the aim moves by
+    a per-episode offset (normal, `aim_std` metres in x and y, `yaw_std` radians in yaw). A data
+    collector whose grasps land on, beside and across objects alike, so a scorer trained on them sees
+    what makes one place better than another in the same scene (collection's `repeats`)."""
+
+    def __init__(self, env: GraspEnv, *, aim_std: float = 0.03, yaw_std: float = 0.6, seed: int | None = None) -> None:
+        super().__init__(env, rehearse=False)
+        self.aim_std, self.yaw_std = aim_std, yaw_std
+        self.rng = np.random.default_rng(seed)
+        self.offset = np.zeros(3)
+
+    def _choose(self) -> int:
+        self.offset = self.rng.normal(0.0, [self.aim_std, self.aim_std, self.yaw_std])
+        return int(self.rng.integers(len(self.env.world.objects)))
+
+    def aim(self) -> tuple[np.ndarray, float]:
+        centre, yaw = super().aim()
+        return centre + self.offset[:2], yaw + float(self.offset[2])

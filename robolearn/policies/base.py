@@ -16,12 +16,14 @@ class Policy(Protocol):
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray: ...
 
 
-def start_episode(env: Any, policy: Policy, seed: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def start_episode(env: Any, policy: Policy, seed: int, policy_seed: int | None = None
+                  ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:  # fmt: skip
     """Reset `env` with `seed` and `policy` for a new episode; a policy's own randomness (`.rng`)
-    is reseeded from the same seed, so an episode is a function of its seed alone."""
+    is reseeded from `policy_seed` (by default the same seed), so an episode is a function of its
+    seeds alone."""
     obs, info = env.reset(seed=seed)
     if hasattr(policy, "rng"):
-        policy.rng = np.random.default_rng(seed)
+        policy.rng = np.random.default_rng(seed if policy_seed is None else policy_seed)
     policy.reset()
     return obs, info
 

@@ -3,6 +3,7 @@
     random     uniform actions, dz shifted down by `down_bias`
     oracle     the task's scripted grasp with privileged state; with `rehearse`, it first plays its grasp
                of each object in a copy of the episode's simulation and goes for one that works
+    probe      the oracle's grasp of a random object, aimed off by a random offset (a data collector)
     cem        the closed-loop CEM servo over a GraspCNN `checkpoint`
     open_loop  one CEM plan from the first image, then executed blind (a baseline)
 
@@ -20,12 +21,13 @@ import numpy as np
 from pydantic import Field
 
 from robolearn.config import Config, ConfigError, load_toml
+from robolearn.envs.task import ProbePolicy
 from robolearn.policies.base import Policy, RandomPolicy
 from robolearn.policies.cem import CEMConfig
 
 
 class PolicyConfig(Config):
-    name: Literal["random", "oracle", "cem", "open_loop"] = "oracle"
+    name: Literal["random", "oracle", "probe", "cem", "open_loop"] = "oracle"
     checkpoint: str | None = Field(None, description="cem / open_loop: a GraspCNN checkpoint directory")
     cem: CEMConfig = Field(default_factory=CEMConfig)
     epsilon: float = Field(0.0, ge=0, le=1, description="probability of a random action at each step")
@@ -35,6 +37,8 @@ class PolicyConfig(Config):
         description="oracle: rehearse the grasp of each object in a copy of the episode "
         "(only with epsilon = 0: random actions would make the rehearsal a different episode)",
     )
+    aim_std: float = Field(0.03, ge=0, description="probe: std of the aim's offset in x and y (m)")
+    yaw_std: float = Field(0.6, ge=0, description="probe: std of the aim's offset in yaw (rad)")
     device: str = Field("cpu", description="where a model scores: cpu | cuda")
 
 
@@ -67,6 +71,7 @@ def _servo(cfg: PolicyConfig, env, open_loop: bool) -> Policy:
 BUILDERS: dict[str, Callable[[PolicyConfig, object], Policy]] = {
     "random": lambda cfg, env: RandomPolicy(down_bias=cfg.down_bias),
     "oracle": lambda cfg, env: env.task.oracle(env, rehearse=cfg.rehearse and cfg.epsilon == 0),
+    "probe": lambda cfg, env: ProbePolicy(env, aim_std=cfg.aim_std, yaw_std=cfg.yaw_std),
     "cem": lambda cfg, env: _servo(cfg, env, open_loop=False),
     "open_loop": lambda cfg, env: _servo(cfg, env, open_loop=True),
 }
@@ -82,7 +87,7 @@ def make_policy(cfg: PolicyConfig | str, env, **overrides) -> Policy:
 
 
 def policy_config(spec: str, **overrides) -> PolicyConfig:
-    """A policy name (random, oracle, cem, open_loop) or a policy TOML file, with `overrides` applied."""
+    """A policy name (random, oracle, probe, cem, open_loop) or a policy TOML file, with `overrides` applied."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if spec in BUILDERS:
         return PolicyConfig(name=spec, **overrides)
