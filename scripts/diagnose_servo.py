@@ -1,4 +1,4 @@
-"""Two diagnostics for a CEM grasp servo, with privileged knowledge of the simulator.
+"""Diagnostics for a CEM grasp servo and its scorer, with privileged knowledge of the simulator.
 
     # does a trained scorer know where the objects are? ROC AUC of its score for grasp targets on an
     # object (within --radius of an object's centre) against targets elsewhere, on held-out scenes
@@ -8,7 +8,19 @@
     # from the simulator (high where a command ends on an object's centre, turned across its narrow side)
     python scripts/diagnose_servo.py privileged --episodes 40
 
-Both use KukaDiverse-v0 (or --env) on held-out objects and evaluation seeds from --seed on, the
+    # where does CEM's best command land? Distance from the nearest object at the first step, and its
+    # score against the best score at the objects' grasp points
+    python scripts/diagnose_servo.py argmax --checkpoint out/grasp_cnn/best --scenes 40
+
+    # the scorer as a chooser, without CEM: candidates are the probe's aims (each object's grasp point,
+    # and 7 random offsets of it); play the best-scored one, or one at random, in each scene
+    python scripts/diagnose_servo.py choose --checkpoint out/grasp_cnn/best --episodes 150
+
+    # within-scene ranking on a dataset collected with repeats > 1: how often a successful grasp
+    # scores above a failed one from the same first image
+    python scripts/diagnose_servo.py rank --checkpoint out/grasp_cnn/best --store out/probe_repeats
+
+All but `rank` use KukaDiverse-v0 (or --env) on held-out objects and evaluation seeds from --seed on, the
 seeds `robolearn eval` uses by default. docs/RESULTS.md reports what they found.
 """
 
@@ -29,7 +41,7 @@ from robolearn.envs import make_env  # noqa: E402
 from robolearn.envs.task import grasp_frame  # noqa: E402
 from robolearn.evaluation.metrics import roc_auc  # noqa: E402
 from robolearn.evaluation.rollout import rollout, wilson_interval  # noqa: E402
-from robolearn.policies.cem import CEMServo, load_servo, motor_command  # noqa: E402
+from robolearn.policies.cem import CEMServo, load_servo, model_scorer, motor_command  # noqa: E402
 from robolearn.train import CheckpointError  # noqa: E402
 
 
@@ -84,6 +96,97 @@ def privileged(args) -> None:
           f"over {report.n} held-out scenes")  # fmt: skip
 
 
+def argmax(args) -> None:
+    env = make_env(args.env, objects={"split": "test"})
+    servo = load_servo(args.checkpoint, env.config)
+    far, p_best, p_objects = [], [], []
+    for k in range(args.scenes):
+        obs, _ = env.reset(seed=args.seed + k)
+        pos, _, steps_left = servo._pose(obs)
+        lo, hi = servo._bounds(pos, steps_left)
+        v, p = servo.search(obs, lo, hi)
+        centres = object_centres(env)
+        far.append(np.linalg.norm(centres - (pos[:2] + v[:2]), axis=1).min())
+        at = [[c[0] - pos[0], c[1] - pos[1], v[2], a] for c in centres for a in np.linspace(-1.5, 1.5, 8)]
+        p_best.append(p)
+        p_objects.append(servo.scorer(obs, motor_command(np.asarray(at))).max())
+    env.close()
+    far, p_best, p_objects = map(np.asarray, (far, p_best, p_objects))
+    print(f"{args.checkpoint}, {args.scenes} held-out scenes: CEM's best lands {np.median(far) * 100:.1f} cm (median) "
+          f"from the nearest object centre, within 2 cm in {np.mean(far < 0.02):.0%}; its score {np.median(p_best):.3f} "
+          f"(median) against {np.median(p_objects):.3f} at the best object grasp point, higher in "
+          f"{np.mean(p_best > p_objects):.0%} of scenes")  # fmt: skip
+
+
+def choose(args) -> None:
+    from robolearn.envs.task import ProbePolicy
+
+    env = make_env(args.env, objects={"split": "test"})
+    servo = load_servo(args.checkpoint, env.config)
+    rng = np.random.default_rng(0)
+    wins = {"scorer": 0, "random": 0}
+    for k in range(args.episodes):
+        for how in wins:
+            obs, _ = env.reset(seed=args.seed + k)
+            arm = env.world.arm
+            pos, yaw, steps_left = servo._pose(obs)
+            z = servo._bounds(pos, steps_left)[0][2]  # the height the servo assumes the grasp ends at
+            aims = []  # (object, offset (dx, dy, dyaw))
+            for i in range(len(env.world.objects)):
+                aims += [(i, np.zeros(3))] + [(i, rng.normal(0.0, [0.03, 0.03, 0.6])) for _ in range(7)]
+            if how == "random":
+                pick = aims[rng.integers(len(aims))]
+            else:
+                v = []
+                for i, off in aims:
+                    centre, axis_yaw, _, _ = grasp_frame(env.world, i)
+                    turn = (arm.yaw_for_axis(axis_yaw + off[2]) - yaw + math.pi / 2) % math.pi - math.pi / 2
+                    v.append([centre[0] + off[0] - pos[0], centre[1] + off[1] - pos[1], z, turn])
+                pick = aims[int(np.argmax(servo.scorer(obs, motor_command(np.asarray(v)))))]
+            probe = ProbePolicy(env)
+            probe.target, probe.offset = pick
+            done = False
+            while not done:
+                obs, _, terminated, truncated, info = env.step(probe.act(obs))
+                done = terminated or truncated
+            wins[how] += bool(info["is_success"])
+    env.close()
+    for how, n in wins.items():
+        lo, hi = wilson_interval(n, args.episodes)
+        print(f"grasp chosen by {how:6s} among each scene's probe aims: {n}/{args.episodes} = {n / args.episodes:.3f} "
+              f"[95% CI {lo:.3f}-{hi:.3f}]")  # fmt: skip
+
+
+def rank(args) -> None:
+    from collections import defaultdict
+
+    from robolearn.data.info import open_dataset
+    from robolearn.train.checkpoint import load_model
+
+    model, _ = load_model(args.checkpoint, expect="GraspCNN")
+    score = model_scorer(model)
+    scenes = defaultdict(list)  # seed -> [(first frame's obs, its command, success)]
+    for store in open_dataset(args.store):
+        for k in range(store.n_episodes):
+            e = store.episode(k)
+            obs = {"rgb": e["rgb"][0], "state": e["state"][0]}
+            scenes[int(e["seed"])].append((obs, e["motor_command"][:1], bool(e["success"])))
+    pairs = right = 0.0
+    for episodes in scenes.values():
+        p = np.array([score(obs, mc)[0] for obs, mc, _ in episodes])
+        y = np.array([ok for _, _, ok in episodes])
+        for i in np.flatnonzero(y):
+            for j in np.flatnonzero(~y):
+                pairs += 1
+                right += (p[i] > p[j]) + 0.5 * (p[i] == p[j])
+    if not pairs:
+        raise ConfigError(
+            f"{args.store}: no scene with both a successful and a failed episode (collect with repeats > 1)"
+        )
+    print(f"{args.checkpoint}: a successful grasp scores above a failed one of the same scene in {right / pairs:.3f} "
+          f"of {int(pairs)} pairs ({len(scenes)} scenes of {args.store})")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--env", default="robolearn/KukaDiverse-v0", help="registered env id or env TOML")
@@ -97,9 +200,20 @@ def main() -> None:
     priv = sub.add_parser("privileged", help="the CEM servo over a scorer that reads object poses from the simulator")
     priv.add_argument("--episodes", type=int, default=40)
     priv.add_argument("--sigma", type=float, default=0.02, help="metres: how fast the score falls off an object")
+    arg = sub.add_parser("argmax", help="where CEM's best command lands, against the objects")
+    arg.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
+    arg.add_argument("--scenes", type=int, default=40)
+    cho = sub.add_parser("choose", help="the scorer choosing among the probe's aims, against a random choice")
+    cho.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
+    cho.add_argument("--episodes", type=int, default=150)
+    rnk = sub.add_parser("rank", help="within-scene ranking on a dataset collected with repeats > 1")
+    rnk.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
+    rnk.add_argument("--store", required=True, help="dataset directory (collected with repeats > 1)")
     args = ap.parse_args()
     try:
-        (localise if args.what == "localise" else privileged)(args)
+        {"localise": localise, "privileged": privileged, "argmax": argmax, "choose": choose, "rank": rank}[args.what](
+            args
+        )
     except (ConfigError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
