@@ -120,7 +120,9 @@ def test_spatial_readout_config_is_checked():
 
 
 def test_camera_matrix_projects_objects_onto_their_pixels():
-    """clip_matrix + the spatial readout's projection put each object's centre on its own segmentation mask."""
+    """clip_matrix + the spatial readout's projection put each object's centre on its own segmentation mask,
+    drawn with the other objects moved out of view (a neighbour hiding part of it would move the mask's
+    centroid, not the projection)."""
     import numpy as np
     import pybullet as p
 
@@ -130,12 +132,17 @@ def test_camera_matrix_projects_objects_onto_their_pixels():
     env = GraspEnv(preset="kuka_diverse", camera={"segmentation": True})
     try:
         env.reset(seed=3)
-        seg = env.world.render(env.config.camera, env._pose)["segmentation"]
+        client = env.world.client
         camera = tuple(float(v) for v in clip_matrix(env._pose).ravel())
         model = GraspCNN(GraspCNNConfig.for_size(48, channels=8, state_input=True, readout="spatial", camera=camera))
+        poses = {uid: p.getBasePositionAndOrientation(uid, physicsClientId=client) for uid in env.world.objects}
         errors = []
         for uid in env.world.objects:
-            lo, hi = p.getAABB(uid, physicsClientId=env.world.client)
+            for other, (pos, orn) in poses.items():  # only `uid` in the tray
+                away = pos if other == uid else (pos[0], pos[1], pos[2] - 10.0)
+                p.resetBasePositionAndOrientation(other, away, orn, physicsClientId=client)
+            seg = env.world.render(env.config.camera, env._pose)["segmentation"]
+            lo, hi = p.getAABB(uid, physicsClientId=client)
             centre = (np.asarray(lo) + np.asarray(hi)) / 2
             command = torch.tensor([[*centre, 0.0, 1.0]], dtype=torch.float32)
             col, row = ((model.image_point(command, torch.zeros(1, 7))[0].numpy() + 1) / 2 * 48 - 0.5).tolist()
