@@ -81,7 +81,7 @@ def check_store(store: EpisodeStore, image_size: int | None = None, extra: tuple
         bad = non_finite_episodes(store, key)
         if bad:
             raise StoreError(f"{store.source}: data/{key} is not finite in {len(bad)} episode(s), the first "
-                             f"episode {bad[0]}; a NaN there crashes training (robolearn check lists them)")  # fmt: skip
+                             f"episode {bad[0]}; a NaN there crashes training (`robolearn info DATASET --check` lists them)")  # fmt: skip
 
 
 def non_finite_episodes(store: EpisodeStore, key: str) -> list[int]:
