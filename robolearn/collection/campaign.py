@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import sys
 import time
 from typing import Any, Literal
 
@@ -137,6 +138,10 @@ def _worker(cfg_json: str, env_config: dict, shard: str, indices: list[int], que
     cfg = CampaignConfig.model_validate_json(cfg_json)
     env = GraspEnv(EnvConfig.model_validate(env_config))
     policy = make_collection_policy(cfg, env)
+    if "torch" in sys.modules:  # a model scores actions: one thread per worker process, as in evaluation;
+        import torch  # torch's default (a thread per core) in each worker halved the servo's collection speed
+
+        torch.set_num_threads(1)
     frame_f, value_f = features(env.config)
     value_f = {**value_f, "index": Feature((), "int64")}
     fs, path = location(shard)
