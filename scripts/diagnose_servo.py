@@ -17,7 +17,7 @@
     python scripts/diagnose_servo.py choose --checkpoint out/grasp_cnn/best --episodes 150
 
     # within-scene ranking on a dataset collected with repeats > 1: how often a successful grasp
-    # scores above a failed one from the same first image
+    # scores above a failed one from the same first image (--steps K: at each of the first K steps)
     python scripts/diagnose_servo.py rank --checkpoint out/grasp_cnn/best --store out/probe_repeats
 
 All but `rank` use KukaDiverse-v0 (or --env) on held-out objects and evaluation seeds from --seed on, the
@@ -165,26 +165,29 @@ def rank(args) -> None:
 
     model, _ = load_model(args.checkpoint, expect="GraspCNN")
     score = model_scorer(model)
-    scenes = defaultdict(list)  # seed -> [(first frame's obs, its command, success)]
+    scenes = defaultdict(list)  # seed -> [(the executed grasp's score at steps 0..K-1, success)]
     for store in open_dataset(args.store):
         for k in range(store.n_episodes):
             e = store.episode(k)
-            obs = {"rgb": e["rgb"][0], "state": e["state"][0]}
-            scenes[int(e["seed"])].append((obs, e["motor_command"][:1], bool(e["success"])))
-    pairs = right = 0.0
+            if len(e["rgb"]) < args.steps:
+                continue  # ended early: no frame at some step asked for
+            scores = [score({"rgb": e["rgb"][t], "state": e["state"][t]}, e["motor_command"][t : t + 1])[0]
+                      for t in range(args.steps)]  # fmt: skip
+            scenes[int(e["seed"])].append((np.array(scores), bool(e["success"])))
+    pairs, right = 0, np.zeros(args.steps)
     for episodes in scenes.values():
-        p = np.array([score(obs, mc)[0] for obs, mc, _ in episodes])
-        y = np.array([ok for _, _, ok in episodes])
-        for i in np.flatnonzero(y):
-            for j in np.flatnonzero(~y):
-                pairs += 1
-                right += (p[i] > p[j]) + 0.5 * (p[i] == p[j])
+        for p_ok, ok in episodes:
+            for p_bad, bad_ok in episodes:
+                if ok and not bad_ok:
+                    pairs += 1
+                    right += (p_ok > p_bad) + 0.5 * (p_ok == p_bad)
     if not pairs:
         raise ConfigError(
             f"{args.store}: no scene with both a successful and a failed episode (collect with repeats > 1)"
         )
-    print(f"{args.checkpoint}: a successful grasp scores above a failed one of the same scene in {right / pairs:.3f} "
-          f"of {int(pairs)} pairs ({len(scenes)} scenes of {args.store})")  # fmt: skip
+    for t in range(args.steps):
+        print(f"{args.checkpoint}, step {t}: a successful grasp scores above a failed one of the same scene in "
+              f"{right[t] / pairs:.3f} of {pairs} pairs ({len(scenes)} scenes of {args.store})")  # fmt: skip
 
 
 def main() -> None:
@@ -213,6 +216,8 @@ def main() -> None:
     rnk = sub.add_parser("rank", help="within-scene ranking on a dataset collected with repeats > 1")
     rnk.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
     rnk.add_argument("--store", required=True, help="dataset directory (collected with repeats > 1)")
+    rnk.add_argument("--steps", type=int, default=1,
+                     help="rank at each of the first K steps (the image and command the policy had then)")  # fmt: skip
     rnk.set_defaults(run=rank)
     args = ap.parse_args()
     try:
