@@ -26,11 +26,13 @@ from robolearn.collection.campaign import CampaignConfig, episode_seed, prepare,
 from robolearn.data.info import summarize  # noqa: E402
 from robolearn.envs import load_env_config  # noqa: E402
 
+SEED = 1  # every campaign's seed: the servo's evaluation replays the scenes its collection played
 
-def run(workers: int, episodes: int, tmp: Path, backend: str = "local", **policy) -> dict:
-    policy = policy or {"env": "robolearn/GraspKuka-v0", "policy": "random", "down_bias": 1.0}
-    cfg = CampaignConfig(**policy, episodes=episodes, workers=workers, seed=1,
-                         store=str(tmp / f"{backend}{workers}{policy['policy']}"))  # fmt: skip
+
+def run(workers: int, episodes: int, tmp: Path, backend: str = "local", **campaign) -> dict:
+    campaign = campaign or {"env": "robolearn/GraspKuka-v0", "policy": "random", "down_bias": 1.0}
+    cfg = CampaignConfig(**campaign, episodes=episodes, workers=workers, seed=SEED,
+                         store=str(tmp / f"{backend}{workers}{campaign['policy']}"))  # fmt: skip
     env_config = load_env_config(cfg.env, objects={"split": cfg.objects}).model_dump(mode="json")
     todo = prepare(cfg, env_config, resume=False)
     runner = run_ray if backend == "ray" else run_local
@@ -59,7 +61,7 @@ def servo_eval(checkpoint: str, env: str, episodes: int) -> dict:
     from robolearn.policies.registry import PolicyConfig
 
     cfg = PolicyConfig(name="cem", checkpoint=checkpoint, epsilon=0.1)
-    seeds = [episode_seed(1, i) for i in range(episodes)]  # the scenes `run` collected
+    seeds = [episode_seed(SEED, i) for i in range(episodes)]  # the scenes `run` collected
     report = rollout_parallel(env, "train", cfg, seeds, workers=2).summary()
     print(f"  eval cem, 2 workers: {3600 * report['episodes_per_s']:.0f} episodes/hour", flush=True)
     return report
