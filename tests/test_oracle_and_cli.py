@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from robolearn.envs import ENV_IDS, make_env
+from robolearn.evaluation.report import comparison_table, paired_difference
 from robolearn.evaluation.rollout import rollout, wilson_interval
 from robolearn.policies.registry import make_policy
 
@@ -68,6 +69,30 @@ def test_wilson_interval():
     lo, hi = wilson_interval(18, 20)
     assert 0.68 < lo < 0.70 and 0.97 < hi < 0.98
     assert wilson_interval(5, 10)[0] == pytest.approx(1 - wilson_interval(5, 10)[1])
+
+
+def _episodes(outcomes, first_seed=0):
+    return [{"seed": first_seed + i, "success": bool(x)} for i, x in enumerate(outcomes)]
+
+
+def test_paired_difference_matches_seeds_and_gives_a_paired_interval():
+    a, b = _episodes([1, 1, 0, 1]), _episodes([1, 0, 0, 0])
+    # per-seed differences 0, 1, 0, 1: mean 0.5, sample sd sqrt(1/3), half width 1.96 sqrt(1/3) / 2
+    d, lo, hi = paired_difference(a, list(reversed(b)))  # matched by seed, not by position
+    assert d == pytest.approx(0.5) and hi - d == pytest.approx(d - lo) == pytest.approx(1.96 * (1 / 3) ** 0.5 / 2)
+    assert paired_difference(a, a) == (0.0, 0.0, 0.0)  # the same outcomes on every seed: no doubt at all
+    with pytest.raises(ValueError, match="same episode seeds"):
+        paired_difference(a, _episodes([1, 0, 0, 0], first_seed=1))
+
+
+def test_comparison_table_gives_each_later_policy_its_paired_difference_from_the_first():
+    def result(outcomes):
+        return {"success_rate": sum(outcomes) / len(outcomes), "success_ci95": wilson_interval(sum(outcomes), len(outcomes)),
+                "episodes": len(outcomes), "episodes_per_s": 1.0, "per_episode": _episodes(outcomes)}  # fmt: skip
+
+    rows = comparison_table({"base": result([0, 0, 1, 1]), "better": result([1, 1, 1, 1])}).splitlines()
+    assert "vs base, paired" in rows[0]
+    assert rows[2].endswith("|  |") and "| better | 1.000 |" in rows[3] and "+0.500 (" in rows[3]
 
 
 def test_cli_eval_writes_report_and_gif(tmp_path, run_cli):
