@@ -12,6 +12,10 @@
     # score against the best score at the objects' grasp points
     python scripts/diagnose_servo.py argmax --checkpoint out/grasp_cnn/best --scenes 40
 
+    # how repeatable is CEM's best command? The first step's search run --repeats times on each scene's
+    # first image: how far its optima lie from their mean, and how far apart their scores are
+    python scripts/diagnose_servo.py repeat --checkpoint out/grasp_cnn/best --samples 64 --samples 512
+
     # the scorer as a chooser, without CEM: candidates are the probe's aims (each object's grasp point,
     # and 7 random offsets of it); play the best-scored one, or one at random, in each scene
     python scripts/diagnose_servo.py choose --checkpoint out/grasp_cnn/best --episodes 150
@@ -118,6 +122,35 @@ def argmax(args) -> None:
           f"{np.mean(p_best > p_objects):.0%} of scenes")  # fmt: skip
 
 
+def repeat(args) -> None:
+    from robolearn.policies.cem import CEMConfig
+
+    env = make_env(args.env, objects={"split": "test"})
+    for samples in args.samples or [64]:
+        cem = CEMConfig(samples=samples, elites=max(1, round(samples * 6 / 64)))  # Levine's elite fraction
+        servo = load_servo(args.checkpoint, env.config, cem)
+        spread, gap, best = [], [], []
+        for k in range(args.scenes):
+            obs, _ = env.reset(seed=args.seed + k)
+            pos, _, steps_left = servo._pose(obs)
+            lo, hi = servo._bounds(pos, steps_left)
+            found = []
+            for r in range(args.repeats):
+                servo.rng = np.random.default_rng(r)
+                found.append(servo.search(obs, lo, hi))
+            xy = np.array([v[:2] for v, _ in found])
+            p = np.array([p for _, p in found])
+            spread.append(np.median(np.linalg.norm(xy - xy.mean(axis=0), axis=1)))
+            gap.append(np.ptp(p))
+            best.append(p.mean())
+        spread = np.asarray(spread)
+        print(f"{args.checkpoint}, CEM {cem.iterations}x{samples} samples, {cem.elites} elites, {args.scenes} held-out "
+              f"scenes x {args.repeats} searches: optima {np.median(spread) * 100:.1f} cm (median) from their mean in "
+              f"x, y, over 2 cm in {np.mean(spread > 0.02):.0%} of scenes; best score {np.mean(best):.3f} (mean), "
+              f"{np.mean(gap):.3f} between the highest and lowest search of a scene")  # fmt: skip
+    env.close()
+
+
 def choose(args) -> None:
     from robolearn.envs.task import ProbePolicy
 
@@ -209,6 +242,12 @@ def main() -> None:
     arg.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
     arg.add_argument("--scenes", type=int, default=40)
     arg.set_defaults(run=argmax)
+    rep = sub.add_parser("repeat", help="how far apart repeated CEM searches from the same first image land")
+    rep.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
+    rep.add_argument("--scenes", type=int, default=40)
+    rep.add_argument("--repeats", type=int, default=8, help="searches per scene, each with its own random seed")
+    rep.add_argument("--samples", type=int, action="append", help="CEM samples per iteration; repeat to compare")
+    rep.set_defaults(run=repeat)
     cho = sub.add_parser("choose", help="the scorer choosing among the probe's aims, against a random choice")
     cho.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
     cho.add_argument("--episodes", type=int, default=150)
