@@ -125,8 +125,12 @@ def argmax(args) -> None:
 def repeat(args) -> None:
     from robolearn.policies.cem import CEMConfig
 
+    samples_asked = args.samples or [64]
+    if args.scenes < 1 or args.repeats < 2 or min(samples_asked) < 2:
+        raise ConfigError(f"repeat: --scenes must be at least 1, --repeats and --samples at least 2; got "
+                          f"{args.scenes}, {args.repeats}, {samples_asked}")  # fmt: skip
     env = make_env(args.env, objects={"split": "test"})
-    for samples in args.samples or [64]:
+    for samples in samples_asked:
         cem = CEMConfig(samples=samples, elites=max(1, round(samples * 6 / 64)))  # Levine's elite fraction
         servo = load_servo(args.checkpoint, env.config, cem)
         spread, gap, best = [], [], []
