@@ -130,9 +130,9 @@ def repeat(args) -> None:
         raise ConfigError(f"repeat: --scenes must be at least 1, --repeats and --samples at least 2; got "
                           f"{args.scenes}, {args.repeats}, {samples_asked}")  # fmt: skip
     env = make_env(args.env, objects={"split": "test"})
+    servo = load_servo(args.checkpoint, env.config)  # the model once; each setting only changes servo.cem
     for samples in samples_asked:
-        cem = CEMConfig(samples=samples, elites=max(1, round(samples * 6 / 64)))  # Levine's elite fraction
-        servo = load_servo(args.checkpoint, env.config, cem)
+        cem = servo.cem = CEMConfig(samples=samples, elites=max(1, round(samples * 6 / 64)))  # Levine's elite fraction
         spread, gap, best = [], [], []
         for k in range(args.scenes):
             obs, _ = env.reset(seed=args.seed + k)
@@ -143,10 +143,10 @@ def repeat(args) -> None:
                 servo.rng = np.random.default_rng(r)
                 found.append(servo.search(obs, lo, hi))
             xy = np.array([v[:2] for v, _ in found])
-            p = np.array([p for _, p in found])
+            scores = np.array([p for _, p in found])
             spread.append(np.median(np.linalg.norm(xy - xy.mean(axis=0), axis=1)))
-            gap.append(np.ptp(p))
-            best.append(p.mean())
+            gap.append(np.ptp(scores))
+            best.append(scores.mean())
         spread = np.asarray(spread)
         print(f"{args.checkpoint}, CEM {cem.iterations}x{samples} samples, {cem.elites} elites, {args.scenes} held-out "
               f"scenes x {args.repeats} searches: optima {np.median(spread) * 100:.1f} cm (median) from their mean in "
