@@ -94,3 +94,36 @@ def test_with_the_height_hack_the_servo_keeps_moving_toward_the_best_command():
     action = servo.act(obs_at(pos=(0.55, 0.0, 0.3)))
     assert servo.last["p_stay"] >= servo.cem.close_ratio * servo.last["p_best"]  # the old rule would have closed
     assert servo.last["decision"] == "move" and action[0] > 0.5
+
+
+def test_with_the_height_hack_the_servo_searches_where_the_env_will_close_the_grasp():
+    """The grasp closes at the first target height at or below the grasp height (KukaDiverse: after 7 actions,
+    at 0.08 m), not `dv` times the steps to max_steps below (0.02 m): the spatial scorer reads commands out
+    where they land in the image, and 6 cm of height moves that point 4.2 cm across the tray."""
+    from robolearn.envs import make_env
+
+    env = make_env("robolearn/KukaDiverse-v0")
+    servo = CEMServo(Peak([0, 0, 0, 0]), env.config, seed=0)
+    obs, _ = env.reset(seed=0)
+    planned = []  # at each step: (the actions the servo expects before the grasp, the height it searches at)
+    terminated = False
+    while not terminated:
+        pos, _, steps_left = servo._pose(obs)
+        planned.append((steps_left, pos[2] + servo._bounds(pos, steps_left)[0][2]))
+        obs, _, terminated, truncated, info = env.step(np.zeros(4, np.float32))
+        assert not truncated
+    env.close()
+    steps, z = len(planned), info["gripper_pose"][2]
+    assert steps < env.config.task.max_steps  # the grasp closes before the last step
+    assert [left for left, _ in planned] == list(range(steps, 0, -1))
+    for _, height in planned:
+        assert height == pytest.approx(z, abs=1e-6)
+
+
+def test_steps_to_grasp_counts_the_descent_to_the_grasp_height():
+    from robolearn.policies.cem import steps_to_grasp
+
+    assert steps_to_grasp(0.5, 0.1, 0.06) == 7  # 0.44, 0.38, ..., 0.08
+    assert steps_to_grasp(0.14, 0.1, 0.06) == 1
+    assert steps_to_grasp(0.16, 0.1, 0.06) == 1  # lands on 0.1 itself
+    assert steps_to_grasp(0.08, 0.1, 0.06) == 1  # the arm lagged: the next action grasps
