@@ -20,6 +20,10 @@
     # and 7 random offsets of it); play the best-scored one, or one at random, in each scene
     python scripts/diagnose_servo.py choose --checkpoint out/grasp_cnn/best --episodes 150
 
+    # with the height hack: the servo's grasps that close an action late (the end effector not yet at the grasp
+    # height when the target got there), whether the gripper touched an object then, and how they end
+    python scripts/diagnose_servo.py late --checkpoint out/grasp_cnn/best --episodes 120
+
     # within-scene ranking on a dataset collected with repeats > 1: how often a successful grasp
     # scores above a failed one from the same first image (--steps K: at each of the first K steps)
     python scripts/diagnose_servo.py rank --checkpoint out/grasp_cnn/best --store out/probe_repeats
@@ -194,6 +198,40 @@ def choose(args) -> None:
               f"[95% CI {lo:.3f}-{hi:.3f}]")  # fmt: skip
 
 
+def late(args) -> None:
+    import pybullet as p
+
+    from robolearn.policies.cem import steps_to_grasp
+
+    env = make_env(args.env, objects={"split": "test"})
+    tc = env.config.task
+    if not tc.height_hack:
+        raise ConfigError(f"late: {args.env} has no height hack, so its grasps have no time to be late for")
+    servo = load_servo(args.checkpoint, env.config)
+    late_touching, late_free = [], []  # success of each late episode, by whether the gripper touched an object
+    for k in range(args.episodes):
+        obs, _ = env.reset(seed=args.seed + k)
+        servo.reset()
+        on_time = steps_to_grasp(float(obs["state"][2]), tc.grasp_height, tc.dv)
+        touching, done, info = None, False, {}
+        while not done:
+            obs, _, terminated, truncated, info = env.step(servo.act(obs))
+            done = terminated or truncated
+            if env.t == on_time and not done:
+                w = env.world
+                touching = any(
+                    p.getContactPoints(bodyA=w.arm.uid, bodyB=o, physicsClientId=w.client) for o in w.objects
+                )
+        if touching is not None:
+            (late_touching if touching else late_free).append(bool(info["is_success"]))
+    env.close()
+    n_late = len(late_touching) + len(late_free)
+    print(f"{args.checkpoint}: {n_late} of {args.episodes} held-out grasps closed late", end="")
+    for name, ok in (("touching an object", late_touching), ("touching none", late_free)):
+        print(f"; {len(ok)} {name} when on time, {sum(ok)} of them successful", end="")
+    print()
+
+
 def rank(args) -> None:
     from collections import defaultdict
 
@@ -256,6 +294,10 @@ def main() -> None:
     cho.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
     cho.add_argument("--episodes", type=int, default=150)
     cho.set_defaults(run=choose)
+    lat = sub.add_parser("late", help="with the height hack: grasps that close late, and why")
+    lat.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
+    lat.add_argument("--episodes", type=int, default=120)
+    lat.set_defaults(run=late)
     rnk = sub.add_parser("rank", help="within-scene ranking on a dataset collected with repeats > 1")
     rnk.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
     rnk.add_argument("--store", required=True, help="dataset directory (collected with repeats > 1)")
