@@ -201,8 +201,6 @@ def choose(args) -> None:
 def late(args) -> None:
     import pybullet as p
 
-    from robolearn.policies.cem import steps_to_grasp
-
     env = make_env(args.env, objects={"split": "test"})
     tc = env.config.task
     if not tc.height_hack:
@@ -212,7 +210,7 @@ def late(args) -> None:
     for k in range(args.episodes):
         obs, _ = env.reset(seed=args.seed + k)
         servo.reset()
-        on_time = steps_to_grasp(float(obs["state"][2]), tc.grasp_height, tc.dv)
+        on_time = servo._pose(obs)[2]  # the actions the servo expects before the grasp
         touching, done, info = None, False, {}
         while not done:
             obs, _, terminated, truncated, info = env.step(servo.act(obs))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from robolearn.envs import load_env_config
-from robolearn.policies.cem import CEMConfig, CEMServo
+from robolearn.policies.cem import CEMConfig, CEMServo, steps_to_grasp
 
 
 def obs_at(pos=(0.57, 0.02, 0.30), yaw=0.0, used=0.0, size=16):
@@ -121,8 +121,6 @@ def test_with_the_height_hack_the_servo_searches_where_the_env_will_close_the_gr
 
 
 def test_steps_to_grasp_counts_the_descent_to_the_grasp_height():
-    from robolearn.policies.cem import steps_to_grasp
-
     assert steps_to_grasp(0.5, 0.1, 0.06) == 7  # 0.44, 0.38, ..., 0.08
     assert steps_to_grasp(0.14, 0.1, 0.06) == 1
     assert steps_to_grasp(0.16, 0.1, 0.06) == 1  # lands on 0.1 itself
