@@ -96,7 +96,7 @@ def test_spatial_readout_samples_the_feature_map_where_the_command_lands():
     state = torch.zeros(3, 7)
     state[:, 4] = 1.0  # yaw 0
     command = torch.tensor([[0.5, -0.25, 0.0, 0.0, 1.0]] * 3)
-    torch.testing.assert_close(model.image_point(command, state), torch.tensor([[0.5, 0.25]] * 3))
+    torch.testing.assert_close(model.image_point(command, state), torch.tensor([[[0.5, 0.25]]] * 3))
     b = batch(48)
     feats = model.features(b["rgb"])
     assert feats.shape == (3, 8, 12, 12)
@@ -107,6 +107,26 @@ def test_spatial_readout_samples_the_feature_map_where_the_command_lands():
     torch.testing.assert_close(
         model({**b, "motor_command": command, "state": state})[0], model.score(feats, command, state)
     )
+
+
+def test_spatial_readout_height_also_reads_the_map_where_the_objects_lie():
+    """readout_height: the map is also sampled where the grasp's x, y appear at that world height, whatever
+    the grasp's own height. A camera whose clip w is the world z: the image point is (x / z, -y / z)."""
+    m = torch.zeros(4, 4)
+    m[0, 0] = m[1, 1] = m[2, 2] = m[3, 2] = 1.0
+    camera = tuple(float(v) for v in m.flatten())
+    state = torch.zeros(2, 7)
+    state[:, 4] = 1.0
+    command = torch.tensor([[0.5, -0.25, 4.0, 0.0, 1.0], [0.5, -0.25, 1.0, 0.0, 1.0]])  # two heights
+    at_grasp = GraspCNN(GraspCNNConfig.for_size(48, channels=8, state_input=True, readout="spatial", camera=camera))
+    torch.testing.assert_close(at_grasp.image_point(command, state)[:, 0], torch.tensor([[0.125, 0.0625], [0.5, 0.25]]))
+    low = GraspCNN(GraspCNNConfig.for_size(48, channels=8, state_input=True, readout="spatial", camera=camera,
+                                           readout_height=2.0))  # fmt: skip
+    points = low.image_point(command, state)
+    torch.testing.assert_close(points[:, 0], at_grasp.image_point(command, state)[:, 0])
+    torch.testing.assert_close(points[:, 1], torch.tensor([[0.25, 0.125]] * 2))
+    feats = low.features(batch(48, n=2)["rgb"])
+    assert low.score(feats, command, state).shape == (2,)
 
 
 def test_spatial_readout_config_is_checked():
@@ -145,7 +165,7 @@ def test_camera_matrix_projects_objects_onto_their_pixels():
             lo, hi = p.getAABB(uid, physicsClientId=client)
             centre = (np.asarray(lo) + np.asarray(hi)) / 2
             command = torch.tensor([[*centre, 0.0, 1.0]], dtype=torch.float32)
-            col, row = ((model.image_point(command, torch.zeros(1, 7))[0].numpy() + 1) / 2 * 48 - 0.5).tolist()
+            col, row = ((model.image_point(command, torch.zeros(1, 7))[0, 0].numpy() + 1) / 2 * 48 - 0.5).tolist()
             ys, xs = np.nonzero(seg == uid)
             if len(ys) >= 5:  # visible: the projected centre lies within 2 px of the mask's centroid
                 errors.append(np.hypot(row - ys.mean(), col - xs.mean()))
@@ -164,8 +184,8 @@ def test_grid_max_pool_equals_adaptive_max_pool(h, w, grid):
 def test_tent_sample_equals_grid_sample_with_border_padding():
     g = torch.Generator().manual_seed(0)
     feats = torch.randn(64, 8, 12, 10, generator=g)
-    point = torch.rand(64, 2, generator=g) * 2.6 - 1.3  # some beyond the border, where grid_sample clamps
-    point[:4] = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [0.0, 0.0], [-1.0, 1.0]])
-    ref = torch.nn.functional.grid_sample(feats, point[:, None, None, :], mode="bilinear", padding_mode="border",
-                                          align_corners=False)[:, :, 0, 0]  # fmt: skip
+    point = torch.rand(64, 3, 2, generator=g) * 2.6 - 1.3  # some beyond the border, where grid_sample clamps
+    point[0] = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [0.0, 0.0]])
+    ref = torch.nn.functional.grid_sample(feats, point[:, None], mode="bilinear", padding_mode="border",
+                                          align_corners=False)[:, :, 0].transpose(1, 2)  # (B,P,C)  # fmt: skip
     assert torch.allclose(tent_sample(feats, point), ref, atol=1e-5)
