@@ -130,6 +130,23 @@ def test_spatial_readout_trains_on_a_collected_dataset_and_checks_the_camera(tra
     shifted.write_text(config.read_text().replace("pad = 0", "pad = 4"))
     one_line(run_cli("train", str(shifted), "--store", str(tmp / "data"), "--out", str(tmp / "spatial3")),
              "set data.pad = 0")  # fmt: skip
+    # an ensemble: the servo scores with the mean probability of its models (here Levine's and the spatial one)
+    import numpy as np
+
+    from robolearn.envs import make_env
+
+    env = make_env(str(trained["env"]), objects={"split": "test"})
+    obs, _ = env.reset(seed=1_000_000)
+    commands = np.random.default_rng(0).normal(0.0, 0.05, (16, 5)).astype(np.float32)
+    singles = [load_servo(c, env.config).scorer(obs, commands) for c in (trained["checkpoint"], ck)]
+    both = load_servo(trained["checkpoint"], env.config, ensemble=[ck]).scorer(obs, commands)
+    env.close()
+    assert not np.allclose(singles[0], singles[1])
+    np.testing.assert_allclose(both, (singles[0] + singles[1]) / 2, rtol=1e-5)
+    ensemble = tmp / "ensemble.toml"
+    ensemble.write_text(f'name = "cem"\ncheckpoint = "{ck}"\nensemble = ["{tmp / "nowhere"}"]\n')
+    one_line(run_cli("eval", "--env", str(trained["env"]), "--policy", str(ensemble), "-n", "1"),
+             f"checkpoint {tmp / 'nowhere'} does not exist")  # fmt: skip
 
 
 def test_eval_writes_its_report_even_when_stdout_is_closed(trained):

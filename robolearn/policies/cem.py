@@ -20,7 +20,7 @@ target height at or below the grasp height (`steps_to_grasp`), and every command
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -161,9 +161,22 @@ class CEMServo:
 
 
 def load_servo(checkpoint: str | Path, env_config: EnvConfig, cem: CEMConfig | None = None, *,
-               open_loop: bool = False, device: str = "cpu") -> CEMServo:  # fmt: skip
-    """A servo over the GraspCNN at `checkpoint`; refuses one whose image size, renderer (where the checkpoint
-    records its data's) or, for the spatial readout, camera is not the env's."""
+               open_loop: bool = False, device: str = "cpu", ensemble: Sequence[str | Path] = ()) -> CEMServo:  # fmt: skip
+    """A servo over the GraspCNN at `checkpoint` (with `ensemble`: the mean success probability of it and those
+    checkpoints' models); refuses a model whose image size, renderer (where the checkpoint records its data's)
+    or, for the spatial readout, camera is not the env's."""
+    scorers = [model_scorer(fitting_model(c, env_config), device) for c in (checkpoint, *ensemble)]
+    if len(scorers) == 1:
+        return CEMServo(scorers[0], env_config, cem, open_loop=open_loop)
+
+    def mean_score(obs: dict, commands: np.ndarray) -> np.ndarray:
+        return np.mean([score(obs, commands) for score in scorers], axis=0)
+
+    return CEMServo(mean_score, env_config, cem, open_loop=open_loop)
+
+
+def fitting_model(checkpoint: str | Path, env_config: EnvConfig):
+    """The GraspCNN at `checkpoint`, refused (CheckpointError) where it does not fit the env."""
     from robolearn.train import CheckpointError
     from robolearn.train.checkpoint import load_model
 
@@ -183,4 +196,4 @@ def load_servo(checkpoint: str | Path, env_config: EnvConfig, cem: CEMConfig | N
         if env_matrix is None or not np.allclose(env_matrix.ravel(), model.config.camera, atol=1e-6):
             raise CheckpointError(f"{checkpoint}: the model reads commands out where they land in the image of the "
                                   "camera it was trained with; this env's camera differs")  # fmt: skip
-    return CEMServo(model_scorer(model, device), env_config, cem, open_loop=open_loop)
+    return model

@@ -29,6 +29,9 @@ from robolearn.policies.cem import CEMConfig
 class PolicyConfig(Config):
     name: Literal["random", "oracle", "probe", "cem", "open_loop"] = "oracle"
     checkpoint: str | None = Field(None, description="cem / open_loop: a GraspCNN checkpoint directory")
+    ensemble: list[str] = Field(
+        [], description="cem / open_loop: more checkpoints; the servo scores with the mean of their and checkpoint's"
+    )
     cem: CEMConfig = Field(default_factory=CEMConfig)
     epsilon: float = Field(0.0, ge=0, le=1, description="probability of a random action at each step")
     down_bias: float = Field(0.0, ge=0, le=2, description="random actions: dz shifted toward descending")
@@ -63,9 +66,11 @@ def _servo(cfg: PolicyConfig, env, open_loop: bool) -> Policy:
 
     if not cfg.checkpoint:
         raise ConfigError(f"policy '{cfg.name}' needs a checkpoint (set `checkpoint` or pass --checkpoint)")
-    if not Path(cfg.checkpoint).exists():
-        raise ConfigError(f"policy '{cfg.name}': checkpoint {cfg.checkpoint} does not exist")
-    return load_servo(cfg.checkpoint, env.config, cfg.cem, open_loop=open_loop, device=cfg.device)
+    for checkpoint in (cfg.checkpoint, *cfg.ensemble):
+        if not Path(checkpoint).exists():
+            raise ConfigError(f"policy '{cfg.name}': checkpoint {checkpoint} does not exist")
+    return load_servo(cfg.checkpoint, env.config, cfg.cem, open_loop=open_loop, device=cfg.device,
+                      ensemble=cfg.ensemble)  # fmt: skip
 
 
 BUILDERS: dict[str, Callable[[PolicyConfig, object], Policy]] = {
