@@ -166,13 +166,11 @@ def load_servo(checkpoint: str | Path, env_config: EnvConfig, cem: CEMConfig | N
     checkpoints' models); refuses a model whose image size, renderer (where the checkpoint records its data's)
     or, for the spatial readout, camera is not the env's."""
     scorers = [model_scorer(fitting_model(c, env_config), device) for c in (checkpoint, *ensemble)]
-    if len(scorers) == 1:
-        return CEMServo(scorers[0], env_config, cem, open_loop=open_loop)
 
     def mean_score(obs: dict, commands: np.ndarray) -> np.ndarray:
         return np.mean([score(obs, commands) for score in scorers], axis=0)
 
-    return CEMServo(mean_score, env_config, cem, open_loop=open_loop)
+    return CEMServo(scorers[0] if len(scorers) == 1 else mean_score, env_config, cem, open_loop=open_loop)
 
 
 def fitting_model(checkpoint: str | Path, env_config: EnvConfig):
