@@ -24,6 +24,10 @@
     # height when the target got there), whether the gripper touched an object then, and how they end
     python scripts/diagnose_servo.py late --checkpoint out/grasp_cnn/best --episodes 120
 
+    # where the servo's grasps close: distance to the nearest object's grasp point, the yaw's error against
+    # that object's narrow side, whether the object fits between the fingers; success in each bin
+    python scripts/diagnose_servo.py aim --checkpoint out/grasp_cnn/best --episodes 80
+
     # within-scene ranking on a dataset collected with repeats > 1: how often a successful grasp
     # scores above a failed one from the same first image (--steps K: at each of the first K steps)
     python scripts/diagnose_servo.py rank --checkpoint out/grasp_cnn/best --store out/probe_repeats
@@ -230,6 +234,39 @@ def late(args) -> None:
     print()
 
 
+def aim(args) -> None:
+    env = make_env(args.env, objects={"split": "test"})
+    servo = load_servo(args.checkpoint, env.config)
+    arm, rows = env.world.arm, []
+    for k in range(args.episodes):
+        obs, _ = env.reset(seed=args.seed + k)
+        servo.reset()
+        done, info = False, {}
+        while not done:
+            frames = [grasp_frame(env.world, i) for i in range(len(env.world.objects))]  # as the grasp begins
+            obs, _, terminated, truncated, info = env.step(servo.act(obs))
+            done = terminated or truncated
+        x, y, _, yaw = info["gripper_pose"]
+        dist = [float(np.hypot(*(f[0] - [x, y]))) for f in frames]
+        i = int(np.argmin(dist))
+        turn = (yaw - arm.yaw_for_axis(frames[i][1]) + math.pi / 2) % math.pi - math.pi / 2
+        rows.append({"dist": dist[i], "yaw_err": abs(turn), "fits": frames[i][2] < arm.finger_gap - 0.005,
+                     "late": env.t > servo.env_config.task.max_steps - 1, "success": bool(info["is_success"])})  # fmt: skip
+    env.close()
+    print(f"{args.checkpoint}, {args.episodes} held-out scenes: the grasps closed a median "
+          f"{np.median([r['dist'] for r in rows]):.3f} m from the nearest object's grasp point, their yaw a median "
+          f"{np.median([r['yaw_err'] for r in rows]):.2f} rad off its narrow side (a random yaw: 0.79)")  # fmt: skip
+    bins = [("all", lambda r: True), ("closer than 2 cm", lambda r: r["dist"] < 0.02),
+            ("2-4 cm", lambda r: 0.02 <= r["dist"] < 0.04), ("4 cm or more", lambda r: r["dist"] >= 0.04),
+            ("yaw off < 0.3 rad", lambda r: r["yaw_err"] < 0.3), ("yaw off 0.3-0.8", lambda r: 0.3 <= r["yaw_err"] < 0.8),
+            ("yaw off >= 0.8", lambda r: r["yaw_err"] >= 0.8), ("the object fits the fingers", lambda r: r["fits"]),
+            ("the object is too wide", lambda r: not r["fits"]), ("closed late", lambda r: r["late"])]  # fmt: skip
+    for name, keep in bins:
+        sel = [r["success"] for r in rows if keep(r)]
+        if sel:
+            print(f"  {name:28s} {len(sel):4d} grasps, {np.mean(sel):.2f} successful")
+
+
 def rank(args) -> None:
     from collections import defaultdict
 
@@ -296,6 +333,10 @@ def main() -> None:
     lat.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
     lat.add_argument("--episodes", type=int, default=120)
     lat.set_defaults(run=late)
+    aim_ = sub.add_parser("aim", help="where the servo's grasps close against the objects, and how that ends")
+    aim_.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
+    aim_.add_argument("--episodes", type=int, default=80)
+    aim_.set_defaults(run=aim)
     rnk = sub.add_parser("rank", help="within-scene ranking on a dataset collected with repeats > 1")
     rnk.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
     rnk.add_argument("--store", required=True, help="dataset directory (collected with repeats > 1)")
