@@ -28,11 +28,15 @@
     # that object's narrow side, whether the object fits between the fingers; success in each bin
     python scripts/diagnose_servo.py aim --checkpoint out/grasp_cnn/best --episodes 80
 
+    # the same count for the grasps of a dataset (its scenes replayed from their seeds): what the
+    # successful grasps had in common, whoever made them
+    python scripts/diagnose_servo.py outcomes --store out/probe_repeats
+
     # within-scene ranking on a dataset collected with repeats > 1: how often a successful grasp
     # scores above a failed one from the same first image (--steps K: at each of the first K steps)
     python scripts/diagnose_servo.py rank --checkpoint out/grasp_cnn/best --store out/probe_repeats
 
-All but `rank` use KukaDiverse-v0 (or --env) on held-out objects and evaluation seeds from --seed on, the
+All but `rank` and `outcomes` use KukaDiverse-v0 (or --env) on held-out objects and evaluation seeds from --seed on, the
 seeds `robolearn eval` uses by default. docs/RESULTS.md reports what they found.
 """
 
@@ -234,10 +238,45 @@ def late(args) -> None:
     print()
 
 
+def grasp_facts(world, frames: list, x: float, y: float, yaw: float) -> dict:
+    """The grasp at (x, y, yaw) against the objects' grasp `frames` (grasp_frame of each): the nearest one's
+    distance, the yaw's error against its narrow side, whether it fits between the fingers, the nearest
+    other object's distance from it."""
+    arm = world.arm
+    centres = np.array([f[0] for f in frames])
+    dist = np.hypot(*(centres - [x, y]).T)
+    i = int(np.argmin(dist))
+    turn = (yaw - arm.yaw_for_axis(frames[i][1]) + math.pi / 2) % math.pi - math.pi / 2
+    gap = np.delete(np.hypot(*(centres - centres[i]).T), i).min() if len(centres) > 1 else math.inf
+    return {"dist": float(dist[i]), "yaw_err": abs(turn), "fits": frames[i][2] < arm.finger_gap - 0.005,
+            "gap": float(gap)}  # fmt: skip
+
+
+def print_bins(rows: list[dict]) -> None:
+    print(f"  median distance {np.median([r['dist'] for r in rows]):.3f} m from the nearest object's grasp point, "
+          f"median yaw error {np.median([r['yaw_err'] for r in rows]):.2f} rad against its narrow side "
+          "(a random yaw: 0.79)")  # fmt: skip
+    near = "near (< 2 cm) and "
+    bins = [("all", lambda r: True), ("closer than 2 cm", lambda r: r["dist"] < 0.02),
+            ("2-4 cm", lambda r: 0.02 <= r["dist"] < 0.04), ("4 cm or more", lambda r: r["dist"] >= 0.04),
+            ("yaw off < 0.3 rad", lambda r: r["yaw_err"] < 0.3), ("yaw off 0.3-0.8", lambda r: 0.3 <= r["yaw_err"] < 0.8),
+            ("yaw off >= 0.8", lambda r: r["yaw_err"] >= 0.8), ("the object fits the fingers", lambda r: r["fits"]),
+            ("the object is too wide", lambda r: not r["fits"]), ("closed late", lambda r: r["late"]),
+            (near + "yaw off < 0.3", lambda r: r["dist"] < 0.02 and r["yaw_err"] < 0.3),
+            (near + "yaw off >= 0.8", lambda r: r["dist"] < 0.02 and r["yaw_err"] >= 0.8),
+            (near + "a neighbour < 8 cm", lambda r: r["dist"] < 0.02 and r["gap"] < 0.08),
+            (near + "on time", lambda r: r["dist"] < 0.02 and not r["late"]),
+            (near + "late", lambda r: r["dist"] < 0.02 and r["late"])]  # fmt: skip
+    for name, keep in bins:
+        sel = [r["success"] for r in rows if keep(r)]
+        if sel:
+            print(f"  {name:36s} {len(sel):5d} grasps, {np.mean(sel):.2f} successful")
+
+
 def aim(args) -> None:
     env = make_env(args.env, objects={"split": "test"})
     servo = load_servo(args.checkpoint, env.config)
-    arm, rows = env.world.arm, []
+    rows = []
     for k in range(args.episodes):
         obs, _ = env.reset(seed=args.seed + k)
         servo.reset()
@@ -247,24 +286,41 @@ def aim(args) -> None:
             obs, _, terminated, truncated, info = env.step(servo.act(obs))
             done = terminated or truncated
         x, y, _, yaw = info["gripper_pose"]
-        dist = [float(np.hypot(*(f[0] - [x, y]))) for f in frames]
-        i = int(np.argmin(dist))
-        turn = (yaw - arm.yaw_for_axis(frames[i][1]) + math.pi / 2) % math.pi - math.pi / 2
-        rows.append({"dist": dist[i], "yaw_err": abs(turn), "fits": frames[i][2] < arm.finger_gap - 0.005,
-                     "late": env.t > servo.env_config.task.max_steps - 1, "success": bool(info["is_success"])})  # fmt: skip
+        rows.append({**grasp_facts(env.world, frames, x, y, yaw), "late": env.t > env.config.task.max_steps - 1,
+                     "success": bool(info["is_success"])})  # fmt: skip
     env.close()
-    print(f"{args.checkpoint}, {args.episodes} held-out scenes: the grasps closed a median "
-          f"{np.median([r['dist'] for r in rows]):.3f} m from the nearest object's grasp point, their yaw a median "
-          f"{np.median([r['yaw_err'] for r in rows]):.2f} rad off its narrow side (a random yaw: 0.79)")  # fmt: skip
-    bins = [("all", lambda r: True), ("closer than 2 cm", lambda r: r["dist"] < 0.02),
-            ("2-4 cm", lambda r: 0.02 <= r["dist"] < 0.04), ("4 cm or more", lambda r: r["dist"] >= 0.04),
-            ("yaw off < 0.3 rad", lambda r: r["yaw_err"] < 0.3), ("yaw off 0.3-0.8", lambda r: 0.3 <= r["yaw_err"] < 0.8),
-            ("yaw off >= 0.8", lambda r: r["yaw_err"] >= 0.8), ("the object fits the fingers", lambda r: r["fits"]),
-            ("the object is too wide", lambda r: not r["fits"]), ("closed late", lambda r: r["late"])]  # fmt: skip
-    for name, keep in bins:
-        sel = [r["success"] for r in rows if keep(r)]
-        if sel:
-            print(f"  {name:28s} {len(sel):4d} grasps, {np.mean(sel):.2f} successful")
+    print(f"{args.checkpoint}, the servo's grasps in {args.episodes} held-out scenes:")
+    print_bins(rows)
+
+
+def outcomes(args) -> None:
+    from robolearn.data.info import campaign_manifest, open_dataset
+    from robolearn.envs.config import EnvConfig
+    from robolearn.envs.grasp_env import GraspEnv
+
+    manifest = campaign_manifest(args.store)
+    if manifest is None:
+        raise ConfigError(f"{args.store}: no campaign.json, so the scenes cannot be replayed")
+    env = GraspEnv(EnvConfig.model_validate(manifest["env_config"]))
+    rows, frames_of = [], {}
+    for store in open_dataset(args.store):
+        seeds, success, steps = store.values("seed"), store.values("success"), store.values("steps")
+        state, command = store.group["data/state"], store.group["data/motor_command"]
+        for k in range(min(store.n_episodes, args.episodes - len(rows))):
+            seed = int(seeds[k])
+            if seed not in frames_of:  # the scene as it lies at the first step (repeats share it)
+                env.reset(seed=seed)
+                frames_of[seed] = [grasp_frame(env.world, i) for i in range(len(env.world.objects))]
+            t0 = store.episode_slice(k).start
+            s, v = state[t0], command[t0]  # the grasp closed at p_0 + v_0
+            yaw = math.atan2(s[3], s[4]) + math.atan2(v[3], v[4])
+            late = steps[k] > env.config.task.max_steps - 1
+            rows.append({**grasp_facts(env.world, frames_of[seed], s[0] + v[0], s[1] + v[1], yaw), "late": late,
+                         "success": bool(success[k])})  # fmt: skip
+    env.close()
+    print(f"{args.store}: {len(rows)} grasps in {len(frames_of)} scenes, against the objects as they lay at the "
+          "first step:")  # fmt: skip
+    print_bins(rows)
 
 
 def rank(args) -> None:
@@ -337,6 +393,10 @@ def main() -> None:
     aim_.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
     aim_.add_argument("--episodes", type=int, default=80)
     aim_.set_defaults(run=aim)
+    out_ = sub.add_parser("outcomes", help="what the grasps of a dataset had in common when they succeeded")
+    out_.add_argument("--store", required=True, help="dataset directory (with its campaign.json)")
+    out_.add_argument("--episodes", type=int, default=4000, help="at most this many in all")
+    out_.set_defaults(run=outcomes)
     rnk = sub.add_parser("rank", help="within-scene ranking on a dataset collected with repeats > 1")
     rnk.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
     rnk.add_argument("--store", required=True, help="dataset directory (collected with repeats > 1)")
