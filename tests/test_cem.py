@@ -85,6 +85,26 @@ def test_height_hack_fixes_the_height_of_every_sample(kuka):
     assert lo[2] == hi[2] == pytest.approx(-3 * diverse.task.dv)
 
 
+def test_full_speed_descent_searches_at_the_grasp_height_and_heads_down_at_full_speed():
+    """descend = "full_speed" (GraspPanda-v0): every command ends at the grasp height, the gripper goes down a whole
+    step an action, and neither "close" nor "raise" overrides the move, even where staying scores 1/20 of the best."""
+    panda = load_env_config("robolearn/GraspPanda-v0")
+    tc = panda.task
+    pos = np.array([0.55, 0.0, 0.25])
+    scorer = Peak([0.05, 0.0, tc.grasp_height - pos[2], 0.0], height=0.9, floor=0.04)  # a grasp down on the tray
+    servo = CEMServo(scorer, panda, CEMConfig(descend="full_speed"), seed=0)
+    lo, hi = servo._bounds(pos, 8)
+    assert lo[2] == hi[2] == pytest.approx(tc.grasp_height - pos[2])
+    lo, hi = servo._bounds(pos, 2)  # too high to get there: as far down as two actions reach
+    assert lo[2] == hi[2] == pytest.approx(-2 * tc.dv)
+    action = servo.act(obs_at(pos=tuple(pos)))
+    assert servo.last["p_stay"] < servo.cem.raise_ratio * servo.last["p_best"]  # the planned servo would raise
+    assert servo.last["decision"] == "move" and action[2] == -1.0 and action[0] > 0.5
+    planned = CEMServo(scorer, panda, CEMConfig(descend="planned"), seed=0)
+    planned.act(obs_at(pos=tuple(pos)))
+    assert planned.last["decision"] == "raise"
+
+
 def test_with_the_height_hack_the_servo_keeps_moving_toward_the_best_command():
     """Where the env grasps at a fixed height, "close" would only stop the corrections: the servo moves instead,
     even when staying put scores 97% of the best command."""
@@ -125,3 +145,13 @@ def test_steps_to_grasp_counts_the_descent_to_the_grasp_height():
     assert steps_to_grasp(0.14, 0.1, 0.06) == 1
     assert steps_to_grasp(0.16, 0.1, 0.06) == 1  # lands on 0.1 itself
     assert steps_to_grasp(0.08, 0.1, 0.06) == 1  # the arm lagged: the next action grasps
+
+
+def test_the_shipped_servo_policies_load():
+    from pathlib import Path
+
+    from robolearn.policies.registry import policy_config
+
+    root = Path(__file__).resolve().parents[1] / "policies"
+    assert policy_config(str(root / "cem.toml")).cem.descend == "planned"
+    assert policy_config(str(root / "cem_panda.toml")).cem.descend == "full_speed"

@@ -12,6 +12,12 @@ the servo never stops early and never raises: it moves toward v* every step. Sto
 moving scores within 90% of the best" cost most of the servo's grasps there, as a learned scorer's
 probabilities sit close to 1 across much of the tray (docs/RESULTS.md).
 
+Without the height hack, `descend = "full_speed"` does what the height hack does for the policy: the
+gripper heads down at full speed to the env's grasp height (as the oracle does), every command ends
+there, and the close and raise rules are off. On GraspPanda-v0 Levine's planned descent raised the
+gripper at nearly every step, since a grasp from high up scores near 0, and never got down in 8
+actions (docs/RESULTS.md).
+
 Commands are sampled inside what the episode can still reach: the workspace, and `dv` metres /
 `da` radians per action left before the grasp. With the height hack the grasp closes at the first
 target height at or below the grasp height (`steps_to_grasp`), and every command ends there.
@@ -22,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
@@ -41,6 +48,12 @@ class CEMConfig(Config):
     close_ratio: float = Field(0.9, ge=0, le=1, description="grasp when g(I,0) >= close_ratio * g(I,v*)")
     raise_ratio: float = Field(0.5, ge=0, le=1, description="also move up when g(I,0) < raise_ratio * g(I,v*)")
     init_std: tuple[float, float, float, float] = Field((0.08, 0.08, 0.1, 0.5), description="dx dy dz (m), dyaw (rad)")
+    descend: Literal["planned", "full_speed"] = Field(
+        "planned",
+        description="envs without the height hack: planned, the grasp's height is searched with x, y and yaw and the "
+        "descent spread over the actions left (Levine); full_speed, descend at full speed to the env's grasp height, "
+        "as the height hack and the oracle do, and search x, y and yaw there (no close or raise heuristics)",
+    )
 
 
 def steps_to_grasp(z: float, grasp_height: float, dv: float) -> int:
@@ -107,6 +120,8 @@ class CEMServo:
         hi = np.minimum(np.asarray(tc.workspace_high) - pos, reach)
         if tc.height_hack:  # the height is not the policy's: it descends dv a step
             lo[2] = hi[2] = max(tc.workspace_low[2], pos[2] - reach) - pos[2]
+        elif self.cem.descend == "full_speed":  # every command ends at the grasp height, or as low as it can reach
+            lo[2] = hi[2] = max(tc.workspace_low[2], tc.grasp_height, pos[2] - reach) - pos[2]
         turn = tc.da * steps_left
         return np.append(lo, -turn), np.append(hi, turn)
 
@@ -142,11 +157,13 @@ class CEMServo:
         self.last = {"p_best": p_best, "p_stay": p_stay}
         # With the height hack the env, not the policy, decides when to grasp: stopping early would only
         # give up the corrections still possible (staying put is among the commands searched anyway).
-        if p_stay >= self.cem.close_ratio * p_best and not tc.height_hack:
+        # Descending at full speed, likewise: the gripper is on its way down to the grasp height anyway.
+        heuristics = not tc.height_hack and self.cem.descend == "planned"
+        if p_stay >= self.cem.close_ratio * p_best and heuristics:
             self.last["decision"] = "close"
             return np.array([0.0, 0.0, -1.0, 0.0], np.float32)  # straight down: the env grasps at grasp_height
         action = self._to_action(v, steps_left)
-        if p_stay < self.cem.raise_ratio * p_best and not tc.height_hack:
+        if p_stay < self.cem.raise_ratio * p_best and heuristics:
             self.last["decision"] = "raise"
             action[2] = 1.0
         else:
@@ -154,9 +171,11 @@ class CEMServo:
         return action
 
     def _to_action(self, v: np.ndarray, steps_left: int) -> np.ndarray:
-        """One step toward the command: xy and yaw at most a step's reach; height spread over the steps left."""
+        """One step toward the command: xy and yaw at most a step's reach; height spread over the steps left, or
+        (descend = "full_speed") at most a step's reach too."""
         tc = self.env_config.task
-        a = np.array([v[0] / tc.dv, v[1] / tc.dv, v[2] / (tc.dv * steps_left), v[3] / tc.da])
+        z_steps = steps_left if self.cem.descend == "planned" else 1
+        a = np.array([v[0] / tc.dv, v[1] / tc.dv, v[2] / (tc.dv * z_steps), v[3] / tc.da])
         return np.clip(a, -1.0, 1.0).astype(np.float32)
 
 
