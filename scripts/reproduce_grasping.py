@@ -37,7 +37,7 @@ from robolearn.train.grasp import TrainConfig, train  # noqa: E402
 def collect(args, r: int, policy: str, episodes: int, checkpoint: str | None) -> dict:
     cfg = CampaignConfig(env=args.env, objects="train", policy=policy, epsilon=args.epsilon if r == 0 else
                          args.explore, down_bias=0.5, checkpoint=checkpoint, episodes=episodes, workers=args.workers,
-                         seed=100 + r, store=str(args.out / "data" / f"round-{r}"))  # fmt: skip
+                         seed=100 + r, store=str(args.out / "data" / f"round-{r}"), cem={"descend": args.descend})  # fmt: skip
     env_config = load_env_config(cfg.env, objects={"split": cfg.objects}).model_dump(mode="json")
     todo = prepare(cfg, env_config, resume=True)  # a rerun continues where it stopped
     summary = run_local(cfg, env_config, todo) if todo else {"collected": 0, "success_rate": None}
@@ -70,7 +70,8 @@ def fit(args, r: int, stores: list[str], steps: int, init: str | None) -> str:
 
 def evaluate_cem(args, checkpoint: str) -> dict:
     seeds = range(1_000_000, 1_000_000 + args.eval_episodes)
-    report = rollout_parallel(args.env, "test", PolicyConfig(name="cem", checkpoint=checkpoint), seeds,
+    policy = PolicyConfig(name="cem", checkpoint=checkpoint, cem={"descend": args.descend})
+    report = rollout_parallel(args.env, "test", policy, seeds,
                               workers=args.workers, progress=True, desc="eval cem")  # fmt: skip
     return {"success": report.successes / report.n, "ci95": list(wilson_interval(report.successes, report.n)),
             "episodes": report.n}  # fmt: skip
@@ -114,6 +115,9 @@ def main() -> None:
     ap.add_argument("--explore", type=float, default=0.1,
                     help="rounds >= 1: CEM actions replaced by random ones (0.1: the rounds in docs/RESULTS.md that "
                     "lifted the servo used it)")  # fmt: skip
+    ap.add_argument("--descend", choices=["planned", "full_speed"], default="planned",
+                    help="the servo's descent without the height hack: planned (Levine) or full_speed (down to the "
+                    "grasp height at once; use it on GraspPanda-v0, see policies/cem_panda.toml)")  # fmt: skip
     ap.add_argument("--eval-episodes", type=int, default=200)
     ap.add_argument("--out", type=Path, default=Path("out/reproduce"), help="output folder; a rerun continues there")
     args = ap.parse_args()
@@ -136,8 +140,13 @@ def main() -> None:
         (args.out / "learning_curve.json").write_text(json.dumps(curve, indent=2))
         plot_curve(curve, args.out / "learning_curve.png", f"{args.env}: self-improving collection")
 
+    servos = []  # the servo and its open-loop baseline, with this run's descent
+    for name in ("open_loop", "cem"):
+        path = args.out / f"{name}.toml"
+        path.write_text(f'name = "{name}"\ncheckpoint = "{checkpoint}"\n\n[cem]\ndescend = "{args.descend}"\n')
+        servos += ["--policy", str(path.resolve())]
     cmd = [sys.executable, "-m", "robolearn.cli", "eval", "--env", args.env, "-n", str(args.eval_episodes),
-           "--policy", "random", "--policy", "open_loop", "--policy", "cem", "--policy", "oracle",
+           "--policy", "random", *servos, "--policy", "oracle",
            "--checkpoint", checkpoint, "--out", str(args.out / "eval"), "--videos", "2", "--workers", str(args.workers)]  # fmt: skip
     subprocess.run(cmd, cwd=ROOT, check=True)
     minutes = (time.perf_counter() - t0) / 60
