@@ -115,14 +115,16 @@ def privileged(args) -> None:
 def argmax(args) -> None:
     env = make_env(args.env, objects={"split": "test"})
     servo = load_servo(args.checkpoint, env.config)
-    far, p_best, p_objects = [], [], []
+    far, off, p_best, p_objects = [], [], [], []
     for k in range(args.scenes):
         obs, _ = env.reset(seed=args.seed + k)
         pos, _, steps_left = servo._pose(obs)
         lo, hi = servo._bounds(pos, steps_left)
         v, p = servo.search(obs, lo, hi)
         centres = object_centres(env)
-        far.append(np.linalg.norm(centres - (pos[:2] + v[:2]), axis=1).min())
+        to = pos[:2] + v[:2] - centres  # from each object's centre to where the best command lands
+        far.append(np.linalg.norm(to, axis=1).min())
+        off.append(to[np.argmin(np.linalg.norm(to, axis=1))])
         at = [[c[0] - pos[0], c[1] - pos[1], v[2], a] for c in centres for a in np.linspace(-1.5, 1.5, 8)]
         p_best.append(p)
         p_objects.append(servo.scorer(obs, motor_command(np.asarray(at))).max())
@@ -132,6 +134,9 @@ def argmax(args) -> None:
           f"from the nearest object centre, within 2 cm in {np.mean(far < 0.02):.0%}; its score {np.median(p_best):.3f} "
           f"(median) against {np.median(p_objects):.3f} at the best object grasp point, higher in "
           f"{np.mean(p_best > p_objects):.0%} of scenes")  # fmt: skip
+    off = np.asarray(off) * 100
+    print(f"  from that centre: x {off[:, 0].mean():+.1f} cm, y {off[:, 1].mean():+.1f} cm on average (a bias), "
+          f"spread {off[:, 0].std():.1f} and {off[:, 1].std():.1f} cm")  # fmt: skip
 
 
 def repeat(args) -> None:
