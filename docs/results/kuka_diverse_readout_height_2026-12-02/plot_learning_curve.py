@@ -1,4 +1,4 @@
-"""The learning curve of docs/RESULTS.md (2026-12-02): CEM servo success on the same 500 held-out
+"""The learning curve of docs/RESULTS.md (2026-12-02; the round of the servo's own grasps added later that day): CEM servo success on the same 500 held-out
 KukaDiverse scenes (seeds 1,002,300-1,002,799) against the grasp attempts its model was trained on.
 
     python docs/results/kuka_diverse_readout_height_2026-12-02/plot_learning_curve.py
@@ -24,11 +24,13 @@ def column(path: Path, name: str) -> list[int]:
 
 now = HERE / "per_seed_500.csv"
 before = HERE.parent / "kuka_diverse_grasp_height_2026-12-01" / "per_seed_500.csv"
+later = HERE.parent / "kuka_diverse_outcomes_2026-12-02" / "per_seed_500.csv"
 series = [
     ("readout at the grasp and below it (2026-12-02)", now, [(4000, "cem_4k_below"), (8000, "cem_8k_below")], "o-"),
     ("readout at the grasp only (2026-12-01)", before, [(4000, "cem_4k"), (8000, "cem_8k")], "s--"),
     ("below, 4,000 mix + 4,000 probe episodes", now, [(8000, "cem_probe_below")], "^"),
     ("ensemble of the four below models (mix, mix2, probe)", now, [(12000, "ensemble4_below")], "D"),
+    ("below, fine-tuned on + 2,500 of its servo's episodes", later, [(6500, "round1_finetuned")], "v"),
 ]
 fig, ax = plt.subplots(figsize=(5.6, 3.4), dpi=120)
 for label, path, points, style in series:
