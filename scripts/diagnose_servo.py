@@ -303,6 +303,8 @@ def outcomes(args) -> None:
     from robolearn.envs.config import EnvConfig
     from robolearn.envs.grasp_env import GraspEnv
 
+    if not Path(args.store).is_dir():
+        raise ConfigError(f"{args.store}: no such dataset directory")
     manifest = campaign_manifest(args.store)
     if manifest is None:
         raise ConfigError(f"{args.store}: no campaign.json, so the scenes cannot be replayed")
@@ -366,38 +368,31 @@ def main() -> None:
     ap.add_argument("--env", default="robolearn/KukaDiverse-v0", help="registered env id or env TOML")
     ap.add_argument("--seed", type=int, default=1_000_000, help="first evaluation seed (below 2^31)")
     sub = ap.add_subparsers(dest="what", required=True)
-    loc = sub.add_parser("localise", help="does a trained scorer know where the objects are?")
-    loc.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
-    loc.add_argument("--scenes", type=int, default=30)
+
+    def over_a_model(name: str, what: str, run, count: str, default: int) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=what)
+        cmd.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
+        cmd.add_argument(f"--{count}", type=int, default=default)
+        cmd.set_defaults(run=run)
+        return cmd
+
+    loc = over_a_model("localise", "does a trained scorer know where the objects are?", localise, "scenes", 30)
     loc.add_argument("--targets", type=int, default=300, help="random grasp targets per scene")
     loc.add_argument("--radius", type=float, default=0.025, help="metres from an object's centre that count as on it")
-    loc.set_defaults(run=localise)
     priv = sub.add_parser("privileged", help="the CEM servo over a scorer that reads object poses from the simulator")
     priv.add_argument("--episodes", type=int, default=40)
     priv.add_argument("--sigma", type=float, default=0.02, help="metres: how fast the score falls off an object")
     priv.set_defaults(run=privileged)
-    arg = sub.add_parser("argmax", help="where CEM's best command lands, against the objects")
-    arg.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
-    arg.add_argument("--scenes", type=int, default=40)
-    arg.set_defaults(run=argmax)
-    rep = sub.add_parser("repeat", help="how far apart repeated CEM searches from the same first image land")
-    rep.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
-    rep.add_argument("--scenes", type=int, default=40)
+    over_a_model("argmax", "where CEM's best command lands, against the objects", argmax, "scenes", 40)
+    rep = over_a_model("repeat", "how far apart repeated CEM searches from the same first image land", repeat,
+                       "scenes", 40)  # fmt: skip
     rep.add_argument("--repeats", type=int, default=8, help="searches per scene, each with its own random seed")
     rep.add_argument("--samples", type=int, action="append", help="CEM samples per iteration; repeat to compare")
-    rep.set_defaults(run=repeat)
-    cho = sub.add_parser("choose", help="the scorer choosing among the probe's aims, against a random choice")
-    cho.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
-    cho.add_argument("--episodes", type=int, default=150)
-    cho.set_defaults(run=choose)
-    lat = sub.add_parser("late", help="with the height hack: grasps that close late, and why")
-    lat.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
-    lat.add_argument("--episodes", type=int, default=120)
-    lat.set_defaults(run=late)
-    aim_ = sub.add_parser("aim", help="where the servo's grasps close against the objects, and how that ends")
-    aim_.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
-    aim_.add_argument("--episodes", type=int, default=80)
-    aim_.set_defaults(run=aim)
+    over_a_model(
+        "choose", "the scorer choosing among the probe's aims, against a random choice", choose, "episodes", 150
+    )
+    over_a_model("late", "with the height hack: grasps that close late, and why", late, "episodes", 120)
+    over_a_model("aim", "where the servo's grasps close against the objects, and how that ends", aim, "episodes", 80)
     out_ = sub.add_parser("outcomes", help="what the grasps of a dataset had in common when they succeeded")
     out_.add_argument("--store", required=True, help="dataset directory (with its campaign.json)")
     out_.add_argument("--episodes", type=int, default=4000, help="at most this many in all")
