@@ -299,6 +299,7 @@ def aim(args) -> None:
 
 
 def outcomes(args) -> None:
+    from robolearn.collection.record import yaw_of
     from robolearn.data.info import campaign_manifest, open_dataset
     from robolearn.envs.config import EnvConfig
     from robolearn.envs.grasp_env import GraspEnv
@@ -312,15 +313,16 @@ def outcomes(args) -> None:
     rows, frames_of = [], {}
     for store in open_dataset(args.store):
         seeds, success, steps = store.values("seed"), store.values("success"), store.values("steps")
-        state, command = store.group["data/state"], store.group["data/motor_command"]
+        # the frame columns read once, as the loader does: indexing the zarr arrays per episode decodes a chunk each time
+        state, command = (store.group[f"data/{key}"][: store.n_frames] for key in ("state", "motor_command"))
+        starts = np.concatenate([[0], store.episode_ends[:-1]])
         for k in range(min(store.n_episodes, args.episodes - len(rows))):
             seed = int(seeds[k])
             if seed not in frames_of:  # the scene as it lies at the first step (repeats share it)
                 env.reset(seed=seed)
                 frames_of[seed] = [grasp_frame(env.world, i) for i in range(len(env.world.objects))]
-            t0 = store.episode_slice(k).start
-            s, v = state[t0], command[t0]  # the grasp closed at p_0 + v_0
-            yaw = math.atan2(s[3], s[4]) + math.atan2(v[3], v[4])
+            s, v = state[starts[k]], command[starts[k]]  # the grasp closed at p_0 + v_0
+            yaw = math.atan2(s[3], s[4]) + yaw_of(v)
             late = steps[k] > env.config.task.max_steps - 1
             rows.append({**grasp_facts(env.world, frames_of[seed], s[0] + v[0], s[1] + v[1], yaw), "late": late,
                          "success": bool(success[k])})  # fmt: skip
