@@ -143,7 +143,10 @@ def main() -> None:
     servos = []  # the servo and its open-loop baseline, with this run's descent
     for name in ("open_loop", "cem"):
         path = args.out / f"{name}.toml"
-        path.write_text(f'name = "{name}"\ncheckpoint = "{checkpoint}"\n\n[cem]\ndescend = "{args.descend}"\n')
+        # json.dumps: a TOML basic string, with any quote or backslash in the path escaped
+        path.write_text(
+            f'name = "{name}"\ncheckpoint = {json.dumps(checkpoint)}\n\n[cem]\ndescend = "{args.descend}"\n'
+        )
         servos += ["--policy", str(path.resolve())]
     cmd = [sys.executable, "-m", "robolearn.cli", "eval", "--env", args.env, "-n", str(args.eval_episodes),
            "--policy", "random", *servos, "--policy", "oracle",
