@@ -78,6 +78,26 @@ def test_open_loop_plans_once_from_the_first_image(kuka):
     assert scorer.calls == calls  # later steps follow the plan without looking
 
 
+def test_committed_servo_stops_re_planning_for_the_last_actions_and_goes_to_its_last_plan():
+    diverse = load_env_config("robolearn/KukaDiverse-v0")
+    tc = diverse.task
+    scorer = Peak([0.03, -0.02, 0.0, 0.2])  # dz is fixed by the height hack; the peak is in x, y and yaw
+    servo = CEMServo(scorer, diverse, CEMConfig(commit_steps=2), seed=0)
+    servo.reset()
+    z = 0.5 - 4 * tc.dv  # 3 actions before the grasp: it searches
+    servo.act(obs_at(pos=(0.55, 0.0, z), used=4 / 8))
+    assert servo.last["decision"] == "move" and scorer.calls > 0
+    calls, plan = scorer.calls, servo.plan.copy()
+    np.testing.assert_allclose(plan[:2], [0.58, -0.02], atol=0.01)
+    # 2 actions before the grasp, the gripper 1 cm short of the plan in x and 0.1 rad in yaw: it goes there blind
+    action = servo.act(obs_at(pos=(plan[0] - 0.01, plan[1], z - tc.dv), yaw=plan[3] - 0.1, used=5 / 8))
+    assert scorer.calls == calls and servo.last["decision"] == "commit"
+    np.testing.assert_allclose(action[[0, 1, 3]], [0.01 / tc.dv, 0.0, 0.1 / tc.da], atol=1e-5)
+    servo.reset()  # a new episode searches again, even close to the grasp
+    servo.act(obs_at(pos=(0.55, 0.0, 0.5 - 6 * tc.dv), used=6 / 8))
+    assert scorer.calls > calls
+
+
 def test_height_hack_fixes_the_height_of_every_sample(kuka):
     diverse = load_env_config("robolearn/KukaDiverse-v0")
     servo = CEMServo(Peak([0, 0, 0, 0]), diverse, seed=0)
