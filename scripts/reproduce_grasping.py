@@ -34,10 +34,15 @@ from robolearn.policies.registry import PolicyConfig  # noqa: E402
 from robolearn.train.grasp import TrainConfig, train  # noqa: E402
 
 
+def servo_settings(args) -> dict:
+    """The [cem] settings this run's servo uses, from the command line."""
+    return {"descend": args.descend, "commit_steps": args.commit_steps}
+
+
 def collect(args, r: int, policy: str, episodes: int, checkpoint: str | None) -> dict:
     cfg = CampaignConfig(env=args.env, objects="train", policy=policy, epsilon=args.epsilon if r == 0 else
                          args.explore, down_bias=0.5, checkpoint=checkpoint, episodes=episodes, workers=args.workers,
-                         seed=100 + r, store=str(args.out / "data" / f"round-{r}"), cem={"descend": args.descend})  # fmt: skip
+                         seed=100 + r, store=str(args.out / "data" / f"round-{r}"), cem=servo_settings(args))  # fmt: skip
     env_config = load_env_config(cfg.env, objects={"split": cfg.objects}).model_dump(mode="json")
     todo = prepare(cfg, env_config, resume=True)  # a rerun continues where it stopped
     summary = run_local(cfg, env_config, todo) if todo else {"collected": 0, "success_rate": None}
@@ -70,7 +75,7 @@ def fit(args, r: int, stores: list[str], steps: int, init: str | None) -> str:
 
 def evaluate_cem(args, checkpoint: str) -> dict:
     seeds = range(1_000_000, 1_000_000 + args.eval_episodes)
-    policy = PolicyConfig(name="cem", checkpoint=checkpoint, cem={"descend": args.descend})
+    policy = PolicyConfig(name="cem", checkpoint=checkpoint, cem=servo_settings(args))
     report = rollout_parallel(args.env, "test", policy, seeds,
                               workers=args.workers, progress=True, desc="eval cem")  # fmt: skip
     return {"success": report.successes / report.n, "ci95": list(wilson_interval(report.successes, report.n)),
@@ -118,9 +123,16 @@ def main() -> None:
     ap.add_argument("--descend", choices=["planned", "full_speed"], default="planned",
                     help="the servo's descent without the height hack: planned (Levine) or full_speed (down to the "
                     "grasp height at once; use it on GraspPanda-v0, see policies/cem_panda.toml)")  # fmt: skip
+    ap.add_argument("--commit-steps", type=int, default=0, metavar="K",
+                    help="the servo stops re-planning for the last K actions before the grasp and goes to its last "
+                    "plan (0: re-plan at every step; see policies/cem_panda.toml)")  # fmt: skip
     ap.add_argument("--eval-episodes", type=int, default=200)
     ap.add_argument("--out", type=Path, default=Path("out/reproduce"), help="output folder; a rerun continues there")
     args = ap.parse_args()
+    for flag, value, least in (("--scale", args.scale, 1e-9), ("--rounds", args.rounds, 0), ("--workers", args.workers, 1),
+                               ("--commit-steps", args.commit_steps, 0), ("--eval-episodes", args.eval_episodes, 1)):  # fmt: skip
+        if value < least:
+            ap.error(f"{flag} {value}: must be {'above 0' if flag == '--scale' else f'at least {least}'}")
     t0 = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
     n0, n, steps0, steps = (int(v * args.scale) for v in (3000, 2000, 3000, 1500))
@@ -144,9 +156,8 @@ def main() -> None:
     for name in ("open_loop", "cem"):
         path = args.out / f"{name}.toml"
         # json.dumps: a TOML basic string, with any quote or backslash in the path escaped
-        path.write_text(
-            f'name = "{name}"\ncheckpoint = {json.dumps(checkpoint)}\n\n[cem]\ndescend = "{args.descend}"\n'
-        )
+        cem = "".join(f"{key} = {json.dumps(value)}\n" for key, value in servo_settings(args).items())
+        path.write_text(f'name = "{name}"\ncheckpoint = {json.dumps(checkpoint)}\n\n[cem]\n{cem}')
         servos += ["--policy", str(path.resolve())]
     cmd = [sys.executable, "-m", "robolearn.cli", "eval", "--env", args.env, "-n", str(args.eval_episodes),
            "--policy", "random", *servos, "--policy", "oracle",
