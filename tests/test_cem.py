@@ -174,4 +174,6 @@ def test_the_shipped_servo_policies_load():
 
     root = Path(__file__).resolve().parents[1] / "policies"
     assert policy_config(str(root / "cem.toml")).cem.descend == "planned"
-    assert policy_config(str(root / "cem_panda.toml")).cem.descend == "full_speed"
+    assert policy_config(str(root / "cem.toml")).cem.commit_steps == 0
+    panda = policy_config(str(root / "cem_panda.toml")).cem
+    assert (panda.descend, panda.commit_steps) == ("full_speed", 3)
