@@ -173,7 +173,7 @@ def test_the_shipped_servo_policies_load():
     from robolearn.policies.registry import policy_config
 
     root = Path(__file__).resolve().parents[1] / "policies"
-    assert policy_config(str(root / "cem.toml")).cem.descend == "planned"
-    assert policy_config(str(root / "cem.toml")).cem.commit_steps == 0
+    kuka = policy_config(str(root / "cem.toml")).cem
+    assert (kuka.descend, kuka.commit_steps) == ("planned", 0)
     panda = policy_config(str(root / "cem_panda.toml")).cem
     assert (panda.descend, panda.commit_steps) == ("full_speed", 3)
