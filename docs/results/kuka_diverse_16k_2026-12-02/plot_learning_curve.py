@@ -19,8 +19,12 @@ sys.path.insert(0, str(HERE.parents[2]))
 from robolearn.evaluation.rollout import wilson_interval  # noqa: E402
 
 
-def column(path: Path, name: str) -> list[int]:
-    return [int(row[name]) for row in csv.DictReader(path.open())]
+def success(path: Path, name: str) -> tuple[float, list[list[float]]]:
+    """The success rate of column `name` of a per-seed CSV and its Wilson interval as errorbar's yerr."""
+    ok = [int(row[name]) for row in csv.DictReader(path.open())]
+    p = sum(ok) / len(ok)
+    lo, hi = wilson_interval(sum(ok), len(ok))
+    return p, [[p - lo], [hi - p]]
 
 
 now = HERE / "per_seed_500.csv"
@@ -40,14 +44,12 @@ ensembles = [
 fig, ax = plt.subplots(figsize=(5.6, 3.4), dpi=120)
 means: dict[int, list[float]] = {}
 for i, (attempts, path, name) in enumerate(single):
-    ok = column(path, name)
-    p = sum(ok) / len(ok)
-    lo, hi = wilson_interval(sum(ok), len(ok))
+    p, yerr = success(path, name)
     means.setdefault(attempts, []).append(p)
     ax.errorbar(
         [attempts],
         [p],
-        yerr=[[p - lo], [hi - p]],
+        yerr=yerr,
         fmt="o",
         color="C0",
         capsize=4,
@@ -57,10 +59,8 @@ for i, (attempts, path, name) in enumerate(single):
 xs = sorted(means)
 ax.plot(xs, [sum(means[x]) / len(means[x]) for x in xs], "-", color="C0", label="mean over training runs")
 for (attempts, path, name, label), style in zip(ensembles, ["D", "s"], strict=True):
-    ok = column(path, name)
-    p = sum(ok) / len(ok)
-    lo, hi = wilson_interval(sum(ok), len(ok))
-    ax.errorbar([attempts + 300], [p], yerr=[[p - lo], [hi - p]], fmt=style, capsize=4, label=label)
+    p, yerr = success(path, name)
+    ax.errorbar([attempts + 300], [p], yerr=yerr, fmt=style, capsize=4, label=label)
 ax.axhline(0.9, color="grey", lw=0.8, ls=":")
 ax.text(3000, 0.905, "target 90%", fontsize=7, color="grey")
 ax.set_xscale("log", base=2)
