@@ -41,6 +41,21 @@ def test_grasp_cnn_uses_the_motor_command_and_refuses_other_image_sizes():
         model(batch(48))
 
 
+def test_depth_input_is_a_fourth_channel_the_output_depends_on_and_must_be_given():
+    model = GraspCNN(GraspCNNConfig.for_size(48, depth_input=True, depth_center=1.8, depth_scale=0.3)).eval()
+    b = batch(48)
+    b["depth"] = torch.full((3, 48, 48), 1.8)
+    closer = {**b, "depth": b["depth"].clone()}
+    closer["depth"][:, 20:28, 20:28] = 1.6
+    assert not torch.allclose(model(b)[0], model(closer)[0])
+    with pytest.raises(ValueError, match="takes a depth image.*depth = true"):
+        model({k: v for k, v in b.items() if k != "depth"})
+    with pytest.raises(ValueError, match="depth of shape"):
+        model({**b, "depth": b["depth"][:, :32]})
+    with pytest.raises(ValueError, match="no depth_center"):
+        GraspCNN(GraspCNNConfig.for_size(48, depth_input=True)).eval()(b)
+
+
 def test_checkpoint_round_trip_rebuilds_the_same_outputs(tmp_path):
     torch.manual_seed(0)
     model = GraspCNN(GraspCNNConfig.for_size(48, channels=8)).eval()

@@ -149,6 +149,31 @@ def test_spatial_readout_trains_on_a_collected_dataset_and_checks_the_camera(tra
              f"checkpoint {tmp / 'nowhere'} does not exist")  # fmt: skip
 
 
+def test_depth_model_collects_trains_and_servos_on_rgbd_and_refuses_an_env_without_depth(trained, run_cli):
+    tmp = trained["tmp"]
+    env = tmp / "tiny_depth.toml"
+    env.write_text(TINY_ENV + "depth = true\n")
+    campaign = tmp / "depth_campaign.toml"
+    campaign.write_text(f'env = "{env}"\npolicy = "mix"\nepsilon = 0.5\nepisodes = 4\nworkers = 1\n'
+                        f'store = "{tmp / "depth_data"}"\n')  # fmt: skip
+    assert run_cli("collect", str(campaign)).returncode == 0
+    config = tmp / "depth.toml"
+    config.write_text('steps = 2\neval_every = 2\ncheckpoint_every = 2\n[model]\nstate_input = true\n'
+                      'readout = "spatial"\ndepth_input = true\n[data]\nbatch_size = 8\nworkers = 0\npad = 0\n'
+                      'holdout = 0\n')  # fmt: skip
+    result = run_cli("train", str(config), "--store", str(tmp / "depth_data"), "--out", str(tmp / "depth_run"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    ck = tmp / "depth_run" / "checkpoints" / "step-0000002"
+    saved = json.loads((ck / "config.json").read_text())["config"]
+    assert saved["depth_input"] and 0.5 < saved["depth_center"] < 5 and saved["depth_scale"] > 0
+    ok = run_cli("eval", "--env", str(env), "--policy", "cem", "--checkpoint", str(ck), "-n", "1")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    one_line(run_cli("eval", "--env", str(trained["env"]), "--policy", "cem", "--checkpoint", str(ck), "-n", "1"),
+             "this env renders none; set [camera] depth = true")  # fmt: skip
+    one_line(run_cli("train", str(config), "--store", str(tmp / "data"), "--out", str(tmp / "depth_run2")),
+             "has no depth images")  # fmt: skip
+
+
 def test_eval_writes_its_report_even_when_stdout_is_closed(trained):
     """`robolearn eval ... | head -c 0`: the pipe is gone before the first line; the JSON report still lands."""
     import subprocess

@@ -56,6 +56,15 @@ class GraspCNNConfig(Config):
         description="spatial readout: also sample the map where the grasp's x, y appear at this world height (m), "
         "where the objects under the gripper lie",
     )
+    depth_input: bool = Field(
+        False,
+        description="also take the depth image (metres from the camera; collect with [camera] depth = true) as a "
+        "fourth input channel, (depth - depth_center) / depth_scale",
+    )
+    depth_center: float | None = Field(None, description="depth_input: metres; training fills in its data's mean")
+    depth_scale: float | None = Field(
+        None, gt=0, description="depth_input: metres; training fills in its data's standard deviation"
+    )
     camera: tuple[float, ...] | None = Field(
         None,
         description="spatial readout: the 4x4 world-to-clip matrix of the camera, row-major (16 numbers); "
@@ -154,15 +163,15 @@ def bilinear_at(feats: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 
 class GraspCNN(nn.Module):
     """forward(batch) -> (logits (B,), losses). batch: rgb (B,H,W,3) uint8 or float in [0,1],
-    motor_command (B,5) float, state (B,7) with `state_input`; with success (B,) the losses hold the
-    binary cross-entropy `bce`."""
+    motor_command (B,5) float, state (B,7) with `state_input`, depth (B,H,W) metres with `depth_input`;
+    with success (B,) the losses hold the binary cross-entropy `bce`."""
 
     def __init__(self, config: GraspCNNConfig) -> None:
         super().__init__()
         self.config = c = config
         ch = c.channels
         self.tower = nn.Sequential(
-            _conv(3, ch, c.stem_kernel, c.stem_stride),
+            _conv(3 + c.depth_input, ch, c.stem_kernel, c.stem_stride),
             _pool(c.stem_pool),
             *[_conv(ch, ch, c.pre_kernel) for _ in range(c.pre_merge)],
             _pool(c.merge_pool),
@@ -191,15 +200,26 @@ class GraspCNN(nn.Module):
             nn.Linear(c.fc, 1),
         )  # fmt: skip
 
-    def features(self, rgb: torch.Tensor) -> torch.Tensor:
-        """(B,H,W,3) uint8 or [0,1] float -> the feature map before the merge (B,C,h,w)."""
-        if rgb.shape[1:] != (self.config.image_size, self.config.image_size, 3):
-            raise ValueError(f"GraspCNN for {self.config.image_size}x{self.config.image_size}x3 images got a batch "
+    def features(self, rgb: torch.Tensor, depth: torch.Tensor | None = None) -> torch.Tensor:
+        """(B,H,W,3) uint8 or [0,1] float and, with `depth_input`, (B,H,W) depth in metres -> the feature map
+        before the merge (B,C,h,w)."""
+        c = self.config
+        if rgb.shape[1:] != (c.image_size, c.image_size, 3):
+            raise ValueError(f"GraspCNN for {c.image_size}x{c.image_size}x3 images got a batch "
                              f"of shape {tuple(rgb.shape)}")  # fmt: skip
         x = rgb.permute(0, 3, 1, 2)
-        x = x.float() / 255 if x.dtype == torch.uint8 else x.float()
-        dtype = next(self.parameters()).dtype
-        return self.tower((x - 0.5).to(dtype))
+        x = (x.float() / 255 if x.dtype == torch.uint8 else x.float()) - 0.5
+        if c.depth_input:
+            if depth is None:
+                raise ValueError("this GraspCNN takes a depth image (depth_input) and got none; render it with "
+                                 "[camera] depth = true")  # fmt: skip
+            if depth.shape != rgb.shape[:3]:
+                raise ValueError(f"GraspCNN: depth of shape {tuple(depth.shape)} for images {tuple(rgb.shape)}")
+            if c.depth_center is None or c.depth_scale is None:
+                raise ValueError("this GraspCNN takes depth but has no depth_center and depth_scale")
+            d = ((depth.float() - c.depth_center) / c.depth_scale).clamp(-4, 4)
+            x = torch.cat([x, d[:, None]], dim=1)
+        return self.tower(x.to(next(self.parameters()).dtype))
 
     def score(self, feats: torch.Tensor, command: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B,) for feature maps (B,C,h,w), motor commands (B,5) and, with `state_input`, gripper
@@ -239,7 +259,8 @@ class GraspCNN(nn.Module):
         return self.head(x).squeeze(1)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        logits = self.score(self.features(batch["rgb"]), batch["motor_command"], batch.get("state"))
+        feats = self.features(batch["rgb"], batch.get("depth"))
+        logits = self.score(feats, batch["motor_command"], batch.get("state"))
         losses = {}
         if "success" in batch:
             losses["bce"] = F.binary_cross_entropy_with_logits(logits.float(), batch["success"].float())

@@ -40,7 +40,7 @@ from pydantic import Field
 from robolearn.config import Config
 from robolearn.envs.config import EnvConfig
 
-# A scorer maps (an observation: rgb (H,W,3) uint8 and state, motor commands (N,5)) to success
+# A scorer maps (an observation: rgb (H,W,3) uint8, state and maybe depth (H,W), motor commands (N,5)) to success
 # probabilities (N,).
 Scorer = Callable[[dict, np.ndarray], np.ndarray]
 
@@ -90,7 +90,8 @@ def model_scorer(model, device: str = "cpu") -> Scorer:
 
     @torch.no_grad()
     def score(obs: dict, commands: np.ndarray) -> np.ndarray:
-        feats = model.features(torch.from_numpy(np.ascontiguousarray(obs["rgb"]))[None].to(device))
+        depth = torch.from_numpy(np.asarray(obs["depth"], np.float32))[None].to(device) if "depth" in obs else None
+        feats = model.features(torch.from_numpy(np.ascontiguousarray(obs["rgb"]))[None].to(device), depth)
         c = torch.from_numpy(commands).to(device)
         state = torch.from_numpy(np.asarray(obs["state"], np.float32))[None].expand(len(c), -1).to(device)
         return torch.sigmoid(model.score(feats.expand(len(c), -1, -1, -1), c, state)).float().cpu().numpy()
@@ -194,8 +195,8 @@ class CEMServo:
 def load_servo(checkpoint: str | Path, env_config: EnvConfig, cem: CEMConfig | None = None, *,
                open_loop: bool = False, device: str = "cpu", ensemble: Sequence[str | Path] = ()) -> CEMServo:  # fmt: skip
     """A servo over the GraspCNN at `checkpoint` (with `ensemble`: the mean success probability of it and those
-    checkpoints' models); refuses a model whose image size, renderer (where the checkpoint records its data's)
-    or, for the spatial readout, camera is not the env's."""
+    checkpoints' models); refuses a model whose image size, renderer (where the checkpoint records its data's),
+    depth input or, for the spatial readout, camera is not the env's."""
     scorers = [model_scorer(fitting_model(c, env_config), device) for c in (checkpoint, *ensemble)]
 
     def mean_score(obs: dict, commands: np.ndarray) -> np.ndarray:
@@ -218,6 +219,9 @@ def fitting_model(checkpoint: str | Path, env_config: EnvConfig):
     if (model.config.image_size, model.config.image_size) != (cam.height, cam.width):
         raise CheckpointError(f"{checkpoint}: the model takes {model.config.image_size}x{model.config.image_size} "
                               f"images, the env renders {cam.width}x{cam.height}")  # fmt: skip
+    if model.config.depth_input and not cam.depth:
+        raise CheckpointError(f"{checkpoint}: the model takes a depth image too, and this env renders none; set "
+                              "[camera] depth = true in the env TOML")  # fmt: skip
     if model.config.readout == "spatial":
         from robolearn.sim.camera import fixed_clip_matrix
 

@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +26,7 @@ from pydantic import Field
 from robolearn.config import Config, ConfigError, validate
 from robolearn.data.info import campaign_manifest, open_dataset
 from robolearn.data.loader import StreamingLoader, check_store, color_jitter, iterate_all, random_shift, select
-from robolearn.data.store import StoreError
+from robolearn.data.store import EpisodeStore, StoreError
 from robolearn.evaluation.metrics import binary_report
 from robolearn.models import GraspCNN, GraspCNNConfig
 from robolearn.train import checkpoint
@@ -88,8 +89,10 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
     return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
-def model_config(cfg: TrainConfig, image_size: int, source: str, manifests: dict[str, dict | None]) -> GraspCNNConfig:
-    """The run's GraspCNNConfig; `manifests`: each dataset's campaign.json (None where it has none)."""
+def model_config(cfg: TrainConfig, image_size: int, source: str, manifests: dict[str, dict | None],
+                 stores: Sequence[EpisodeStore] = ()) -> GraspCNNConfig:  # fmt: skip
+    """The run's GraspCNNConfig; `manifests`: each dataset's campaign.json (None where it has none); `stores`: the
+    training stores, whose depth frames give `depth_input` its normalization where the config sets none."""
     fields = dict(cfg.model)
     size = fields.pop("image_size", image_size)
     base = GraspCNNConfig.for_size(size) if isinstance(size, int) else GraspCNNConfig()
@@ -99,7 +102,21 @@ def model_config(cfg: TrainConfig, image_size: int, source: str, manifests: dict
                           "image against the camera projection the readout relies on: set data.pad = 0")  # fmt: skip
     if mcfg.readout == "spatial" and mcfg.camera is None:
         mcfg = mcfg.model_copy(update={"camera": dataset_camera(manifests)})
+    if mcfg.depth_input and (mcfg.depth_center is None or mcfg.depth_scale is None):
+        center, scale = depth_statistics(stores)
+        given = {k: v for k in ("depth_center", "depth_scale") if (v := getattr(mcfg, k)) is not None}
+        mcfg = mcfg.model_copy(update={"depth_center": center, "depth_scale": scale, **given})
     return mcfg
+
+
+def depth_statistics(stores: Sequence[EpisodeStore], frames: int = 2048) -> tuple[float, float]:
+    """Mean and standard deviation (m) of the depth images of the first `frames` frames of each store."""
+    for s in stores:
+        if "depth" not in s.frame_features:
+            raise ConfigError(f"{s.source}: model.depth_input = true, and this store has no depth images; collect "
+                              "with [camera] depth = true in the env TOML")  # fmt: skip
+    d = np.concatenate([np.asarray(s.group["data/depth"][:frames], np.float32).ravel() for s in stores])
+    return float(d.mean()), float(max(d.std(), 1e-3))
 
 
 def dataset_camera(manifests: dict[str, dict | None]) -> tuple[float, ...]:
@@ -170,8 +187,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     val_stores = [s for d in cfg.data.val_stores for s in open_dataset(d)]
     check_store(stores[0])  # its image size is the model's default
     manifests = {d: campaign_manifest(d) for d in [*cfg.data.stores, *cfg.data.val_stores]}
-    mcfg = model_config(cfg, stores[0].frame_features["rgb"].shape[0], source, manifests)
-    extra = ("state",) if mcfg.state_input else ()
+    mcfg = model_config(cfg, stores[0].frame_features["rgb"].shape[0], source, manifests, stores)
+    extra = ("state",) * mcfg.state_input + ("depth",) * mcfg.depth_input
     for s in [*stores, *val_stores]:
         check_store(s, mcfg.image_size, extra)
     train_sel = select(stores, holdout=0 if val_stores else cfg.data.holdout, split_seed=cfg.data.split_seed,
@@ -182,7 +199,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     if not sum(s.n_frames for s in val_sel) and acc.is_main_process:
         print(f"warning: no validation episodes (holdout {cfg.data.holdout} of {sum(len(s.chosen) for s in val_sel)} "
               "episodes chose none); validation metrics will be empty", file=sys.stderr)  # fmt: skip
-    frame_bytes = 3 * mcfg.image_size**2 + 24
+    frame_bytes = (3 + 2 * mcfg.depth_input) * mcfg.image_size**2 + 24  # rgb uint8, depth float16
     in_memory = cfg.data.in_memory == "yes" or (
         cfg.data.in_memory == "auto" and frames * frame_bytes <= cfg.data.memory_limit_mb * 2**20
     )
@@ -289,10 +306,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
         if "shift" in batch:
             rgb = random_shift(rgb, cfg.data.pad, batch["shift"])
         rgb = color_jitter(rgb, cfg.data.color_jitter, gen)
+        inputs = {"rgb": rgb, **{k: v.to(acc.device) for k, v in batch.items() if k not in ("rgb", "shift")}}
+        if "shift" in batch and "depth" in inputs:  # the same shift as the image's
+            inputs["depth"] = random_shift(inputs["depth"][..., None], cfg.data.pad, batch["shift"])[..., 0]
         with acc.autocast():
-            _, losses = model(
-                {"rgb": rgb, **{k: v.to(acc.device) for k, v in batch.items() if k not in ("rgb", "shift")}}
-            )
+            _, losses = model(inputs)
         loss = losses["bce"]
         acc.backward(loss)
         if cfg.optim.grad_clip:
