@@ -177,3 +177,31 @@ def test_the_shipped_servo_policies_load():
     assert (kuka.descend, kuka.commit_steps) == ("planned", 0)
     panda = policy_config(str(root / "cem_panda.toml")).cem
     assert (panda.descend, panda.commit_steps) == ("full_speed", 3)
+
+
+def test_mirror_averaged_scores_are_the_same_for_a_scene_and_its_mirror_image():
+    """The mean over a scene and its mirror image is the same number seen from either side: it holds only if
+    the image flip, the pose's reflection and the commands' agree, and mirroring twice is the identity."""
+    import torch
+
+    from robolearn.data.loader import mirror
+    from robolearn.models import GraspCNN, GraspCNNConfig
+    from robolearn.policies.cem import model_scorer
+    from robolearn.sim.camera import fixed_clip_matrix
+
+    env = load_env_config("robolearn/KukaDiverse-v0")
+    camera = tuple(fixed_clip_matrix(env.camera).ravel())
+    torch.manual_seed(0)
+    model = GraspCNN(GraspCNNConfig.for_size(48, state_input=True, readout="spatial", readout_height=-0.17,
+                                             camera=camera, channels=8, fc=16))  # fmt: skip
+    rng = np.random.default_rng(0)
+    obs = {"rgb": rng.integers(0, 256, (48, 48, 3), dtype=np.uint8), "state": obs_at((0.58, 0.03, 0.3), 0.7)["state"]}
+    v = np.concatenate([rng.uniform(-0.06, 0.06, (32, 3)), rng.uniform(-0.3, 0.3, (32, 1))], axis=1)
+    commands = np.concatenate([v[:, :3], np.sin(v[:, 3:]), np.cos(v[:, 3:])], axis=1).astype(np.float32)
+    m = mirror({"rgb": torch.from_numpy(obs["rgb"])[None], "state": torch.from_numpy(obs["state"])[None],
+                "motor_command": torch.from_numpy(commands)}, camera, torch.ones(1, dtype=torch.bool))  # fmt: skip
+    seen = {"rgb": m["rgb"][0].numpy(), "state": m["state"][0].numpy()}
+    averaged, plain = model_scorer(model, mirror_camera=camera), model_scorer(model)
+    a, b = averaged(obs, commands), averaged(seen, m["motor_command"].numpy())
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert np.abs(plain(obs, commands) - plain(seen, m["motor_command"].numpy())).max() > 1e-3  # not trivially so

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,8 @@ from robolearn.data.loader import (
     _Stream,
     check_store,
     iterate_all,
+    mirror,
+    mirror_plane,
     random_shift,
     select,
 )
@@ -195,3 +199,61 @@ def test_more_workers_than_the_data_can_feed_are_cut_to_what_it_can(tmp_path):
         assert b["rgb"].shape[0] == 64 and b["shift"].shape == (64, 2)
     with pytest.raises(StoreError, match="too few for one batch of 4096"):
         StreamingLoader(sel, batch_size=4096, workers=2)
+
+
+def kuka_diverse_camera(**changes) -> tuple[float, ...]:
+    import tomllib
+
+    from robolearn.sim.camera import CameraConfig, fixed_clip_matrix
+
+    cam = tomllib.loads((Path(__file__).resolve().parents[1] / "envs/kuka_diverse.toml").read_text())["camera"]
+    return tuple(fixed_clip_matrix(CameraConfig(**{**cam, **changes})).ravel())
+
+
+def test_mirror_is_the_mirror_world_seen_by_the_same_camera():
+    """A mirrored frame's gripper target and the point below it land where the flipped image shows them
+    (x negated, y kept), the finger axis is the reflected one, unflipped frames are untouched, and
+    mirroring twice gives the frame back."""
+    from robolearn.models import GraspCNN, GraspCNNConfig
+
+    camera = kuka_diverse_camera()
+    model = GraspCNN(GraspCNNConfig.for_size(48, state_input=True, readout="spatial", readout_height=-0.17,
+                                             camera=camera))  # fmt: skip
+    g = torch.Generator().manual_seed(0)
+    b = 16
+    state = torch.zeros(b, 7)
+    state[:, :3] = torch.rand(b, 3, generator=g) * torch.tensor([0.15, 0.39, 0.3]) + torch.tensor([0.5, -0.17, -0.1])
+    yaw, dyaw = torch.rand(b, generator=g) * 6, torch.rand(b, generator=g) - 0.5
+    state[:, 3], state[:, 4], state[:, 5:] = yaw.sin(), yaw.cos(), torch.rand(b, 2, generator=g)
+    command = torch.cat([(torch.rand(b, 3, generator=g) - 0.5) * 0.1, dyaw.sin()[:, None], dyaw.cos()[:, None]], 1)
+    batch = {"rgb": torch.rand(b, 48, 48, 3, generator=g), "depth": torch.rand(b, 48, 48, generator=g),
+             "state": state, "motor_command": command}  # fmt: skip
+    flip = torch.arange(b) % 2 == 0
+    out = mirror(batch, camera, flip)
+
+    before, after = model.image_point(command, state), model.image_point(out["motor_command"], out["state"])
+    assert torch.allclose(after[flip, :, 0], -before[flip, :, 0], atol=1e-5)
+    assert torch.allclose(after[..., 1], before[..., 1], atol=1e-5)
+    assert torch.equal(out["rgb"][flip], batch["rgb"][flip].flip(2))
+    assert torch.equal(out["depth"][flip], batch["depth"][flip].flip(2))
+    for key in batch:
+        assert torch.equal(out[key][~flip], batch[key][~flip]), key
+    assert torch.equal(out["state"][:, 5:], state[:, 5:])  # gripper opening and time are not geometry
+
+    normal, _ = mirror_plane(camera)
+    n = torch.tensor(normal, dtype=torch.float32)
+    axis = torch.stack([(yaw + dyaw).cos(), (yaw + dyaw).sin(), torch.zeros(b)], 1)
+    reflected = axis - 2 * (axis @ n)[:, None] * n
+    new = torch.atan2(out["state"][:, 3], out["state"][:, 4]) + torch.atan2(out["motor_command"][:, 3],
+                                                                          out["motor_command"][:, 4])  # fmt: skip
+    assert torch.allclose(torch.stack([new.cos(), new.sin()], 1)[flip], reflected[flip, :2], atol=1e-5)
+
+    back = mirror(out, camera, flip)
+    for key in batch:
+        assert torch.allclose(back[key], batch[key], atol=1e-5), key
+
+
+def test_mirror_refuses_a_rolled_camera():
+    mirror_plane(kuka_diverse_camera())
+    with pytest.raises(ValueError, match="roll 0"):
+        mirror_plane(kuka_diverse_camera(roll=10.0))

@@ -162,6 +162,20 @@ def test_bad_training_input_is_one_line_with_exit_code_2(tmp_path, blob_store, r
     one_line_error(run_cli("train", str(config), "--store", str(tmp_path / "nothing"), "--out", str(tmp_path / "c")),
                    "no such dataset")  # fmt: skip
 
+    from robolearn.sim.camera import CameraConfig, fixed_clip_matrix
+
+    mirrored = tmp_path / "mirrored"
+    mirrored.mkdir()
+    one_line_error(run_cli("train", str(write_config(mirrored, blob_store, data={"mirror": True})), "--out",
+                           str(tmp_path / "d")), "blob.zarr", "data.mirror need the camera", "campaign.json")  # fmt: skip
+    level, rolled = (tuple(fixed_clip_matrix(CameraConfig(roll=r)).ravel()) for r in (0.0, 10.0))
+    one_line_error(run_cli("train", str(write_config(mirrored, blob_store, data={"mirror": True},
+                                                     model={"camera": level})), "--out", str(tmp_path / "d")),
+                   "data.mirror with data.pad = 4")  # fmt: skip
+    one_line_error(run_cli("train", str(write_config(mirrored, blob_store, data={"mirror": True, "pad": 0},
+                                                     model={"camera": rolled})), "--out", str(tmp_path / "d")),
+                   "data.mirror", "roll 0")  # fmt: skip
+
 
 def test_more_processes_than_gpus_on_a_machine_is_refused(tmp_path, blob_store, monkeypatch):
     # torchrun --nproc_per_node 2 on a one-GPU machine: each process would be handed a CUDA device

@@ -156,6 +156,46 @@ def color_jitter(rgb: torch.Tensor, strength: float, generator: torch.Generator)
     return (x * (1 + u(b, 1, 1, 3))).clamp(0, 1)
 
 
+def mirror_plane(camera: Sequence[float]) -> tuple[np.ndarray, float]:
+    """The vertical plane n . p + d = 0 (n a horizontal unit normal) that the camera of world-to-clip matrix
+    `camera` (16 numbers, row-major) looks along: the points it draws on the image's middle column. Mirroring
+    the world in it flips the image left to right. Refuses a rolled camera, whose plane is not vertical."""
+    row = np.asarray(camera, np.float64).reshape(4, 4)[0]  # clip x = row . [p, 1]: zero on the plane
+    norm = float(np.linalg.norm(row[:3]))
+    if norm == 0 or abs(row[2]) > 1e-6 * norm:
+        raise ValueError("mirroring needs a camera whose image rows are level (roll 0); this one's are not")
+    return row[:3] / norm, float(row[3] / norm)
+
+
+def mirror(inputs: dict[str, torch.Tensor], camera: Sequence[float], flip: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The frames where `flip` (B,) is true as they would be in the world mirrored in the camera's vertical
+    plane (`mirror_plane`): images and depth flipped left to right, the gripper's position and the command's
+    displacement reflected, their yaw angles reflected (a yaw y becomes 2a + pi - y, a the normal's angle;
+    a change of yaw changes sign). The grasp's outcome is the same in the mirror world, for a gripper and
+    physics that are mirror-symmetric; the objects are their mirror images."""
+    n_np, d = mirror_plane(camera)
+    a = math.atan2(n_np[1], n_np[0])
+    c2, s2 = math.cos(2 * a + math.pi), math.sin(2 * a + math.pi)
+    out = dict(inputs)
+    for key, x in inputs.items():
+        if key not in ("rgb", "depth", "motor_command", "state"):
+            continue
+        f = flip.to(x.device).view(-1, *[1] * (x.dim() - 1))
+        if key in ("rgb", "depth"):
+            out[key] = torch.where(f, x.flip(2), x)
+            continue
+        v = x.float()
+        n = torch.tensor(n_np, dtype=torch.float32, device=x.device)
+        if key == "motor_command":  # a displacement and a change of yaw
+            moved = torch.cat([v[:, :3] - 2 * (v[:, :3] @ n)[:, None] * n, -v[:, 3:4], v[:, 4:5]], dim=1)
+        else:  # a position, and sin, cos of a yaw y -> of 2a + pi - y; the rest is not geometry
+            sin, cos = v[:, 3:4], v[:, 4:5]
+            moved = torch.cat([v[:, :3] - 2 * (v[:, :3] @ n + d)[:, None] * n, s2 * cos - c2 * sin,
+                               c2 * cos + s2 * sin, v[:, 5:]], dim=1)  # fmt: skip
+        out[key] = torch.where(f, moved, v).to(x.dtype)
+    return out
+
+
 class _Reader:
     """Opens stores lazily (once per process) and reads a unit's chosen frames."""
 

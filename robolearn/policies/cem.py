@@ -82,19 +82,33 @@ def motor_command(v: np.ndarray) -> np.ndarray:
     return np.concatenate([v[:, :3], np.sin(v[:, 3:4]), np.cos(v[:, 3:4])], axis=1).astype(np.float32)
 
 
-def model_scorer(model, device: str = "cpu") -> Scorer:
-    """Score commands with a GraspCNN: the image tower runs once, the commands share its features."""
+def model_scorer(model, device: str = "cpu", mirror_camera: Sequence[float] | None = None) -> Scorer:
+    """Score commands with a GraspCNN: the image tower runs once, the commands share its features. With
+    `mirror_camera` (the env's world-to-clip matrix), the mean of the score and the score in the mirror world
+    (`robolearn.data.loader.mirror`): the image flipped left to right, the pose and commands reflected."""
     import torch
+
+    from robolearn.data.loader import mirror
 
     model = model.to(device).eval()
 
+    def one(inputs: dict) -> torch.Tensor:
+        feats = model.features(inputs["rgb"], inputs.get("depth"))
+        c = inputs["motor_command"]
+        return torch.sigmoid(model.score(feats.expand(len(c), -1, -1, -1), c, inputs["state"].expand(len(c), -1)))
+
     @torch.no_grad()
     def score(obs: dict, commands: np.ndarray) -> np.ndarray:
-        depth = torch.from_numpy(np.asarray(obs["depth"], np.float32))[None].to(device) if "depth" in obs else None
-        feats = model.features(torch.from_numpy(np.ascontiguousarray(obs["rgb"]))[None].to(device), depth)
-        c = torch.from_numpy(commands).to(device)
-        state = torch.from_numpy(np.asarray(obs["state"], np.float32))[None].expand(len(c), -1).to(device)
-        return torch.sigmoid(model.score(feats.expand(len(c), -1, -1, -1), c, state)).float().cpu().numpy()
+        inputs = {"rgb": torch.from_numpy(np.ascontiguousarray(obs["rgb"]))[None].to(device),
+                  "motor_command": torch.from_numpy(commands).to(device),
+                  "state": torch.from_numpy(np.asarray(obs["state"], np.float32))[None].to(device)}  # fmt: skip
+        if "depth" in obs:
+            inputs["depth"] = torch.from_numpy(np.asarray(obs["depth"], np.float32))[None].to(device)
+        p = one(inputs)
+        if mirror_camera is not None:
+            flipped = mirror(inputs, mirror_camera, torch.ones(1, dtype=torch.bool))  # broadcasts over the commands
+            p = (p + one(flipped)) / 2
+        return p.float().cpu().numpy()
 
     return score
 
@@ -193,11 +207,27 @@ class CEMServo:
 
 
 def load_servo(checkpoint: str | Path, env_config: EnvConfig, cem: CEMConfig | None = None, *,
-               open_loop: bool = False, device: str = "cpu", ensemble: Sequence[str | Path] = ()) -> CEMServo:  # fmt: skip
+               open_loop: bool = False, device: str = "cpu", ensemble: Sequence[str | Path] = (),
+               mirror_average: bool = False) -> CEMServo:  # fmt: skip
     """A servo over the GraspCNN at `checkpoint` (with `ensemble`: the mean success probability of it and those
-    checkpoints' models); refuses a model whose image size, renderer (where the checkpoint records its data's),
-    depth input or, for the spatial readout, camera is not the env's."""
-    scorers = [model_scorer(fitting_model(c, env_config), device) for c in (checkpoint, *ensemble)]
+    checkpoints' models; with `mirror_average`, each model's mean over the scene and its mirror image); refuses a
+    model whose image size, renderer (where the checkpoint records its data's), depth input or, for the spatial
+    readout, camera is not the env's."""
+    camera = None
+    if mirror_average:
+        from robolearn.config import ConfigError
+        from robolearn.data.loader import mirror_plane
+        from robolearn.sim.camera import fixed_clip_matrix
+
+        matrix = fixed_clip_matrix(env_config.camera)
+        if matrix is None:
+            raise ConfigError("mirror_average needs a fixed camera; this env randomizes its pose")
+        camera = tuple(matrix.ravel())
+        try:
+            mirror_plane(camera)
+        except ValueError as e:
+            raise ConfigError(f"mirror_average: {e}") from None
+    scorers = [model_scorer(fitting_model(c, env_config), device, camera) for c in (checkpoint, *ensemble)]
 
     def mean_score(obs: dict, commands: np.ndarray) -> np.ndarray:
         return np.mean([score(obs, commands) for score in scorers], axis=0)

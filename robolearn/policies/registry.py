@@ -32,6 +32,11 @@ class PolicyConfig(Config):
     ensemble: list[str] = Field(
         [], description="cem / open_loop: more checkpoints; the servo scores with the mean of their and checkpoint's"
     )
+    mirror_average: bool = Field(
+        False,
+        description="cem / open_loop: score each command as the mean of its score and its score in the mirror "
+        "world (image flipped, pose reflected); for models trained with data.mirror",
+    )
     cem: CEMConfig = Field(default_factory=CEMConfig)
     epsilon: float = Field(0.0, ge=0, le=1, description="probability of a random action at each step")
     down_bias: float = Field(0.0, ge=0, le=2, description="random actions: dz shifted toward descending")
@@ -70,7 +75,7 @@ def _servo(cfg: PolicyConfig, env, open_loop: bool) -> Policy:
         if not Path(checkpoint).exists():
             raise ConfigError(f"policy '{cfg.name}': checkpoint {checkpoint} does not exist")
     return load_servo(cfg.checkpoint, env.config, cfg.cem, open_loop=open_loop, device=cfg.device,
-                      ensemble=cfg.ensemble)  # fmt: skip
+                      ensemble=cfg.ensemble, mirror_average=cfg.mirror_average)  # fmt: skip
 
 
 BUILDERS: dict[str, Callable[[PolicyConfig, object], Policy]] = {

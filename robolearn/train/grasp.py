@@ -25,7 +25,8 @@ from pydantic import Field
 
 from robolearn.config import Config, ConfigError, validate
 from robolearn.data.info import campaign_manifest, open_dataset
-from robolearn.data.loader import StreamingLoader, check_store, color_jitter, iterate_all, random_shift, select
+from robolearn.data.loader import (StreamingLoader, check_store, color_jitter, iterate_all, mirror, mirror_plane,
+                                   random_shift, select)  # fmt: skip
 from robolearn.data.store import EpisodeStore, StoreError
 from robolearn.evaluation.metrics import binary_report
 from robolearn.models import GraspCNN, GraspCNNConfig
@@ -44,6 +45,11 @@ class DataConfig(Config):
     memory_limit_mb: int = Field(1024, ge=0)
     pad: int = Field(4, ge=0, le=64, description="random shift augmentation: pad and crop back, in pixels")
     color_jitter: float = Field(0.1, ge=0, le=1, description="brightness/contrast/channel gain, on device")
+    mirror: bool = Field(
+        False,
+        description="half the frames as in the world mirrored in the camera's vertical plane: the image flipped "
+        "left to right, the gripper's pose and command reflected (a fixed, level camera)",
+    )
 
 
 class OptimConfig(Config):
@@ -126,17 +132,19 @@ def dataset_camera(manifests: dict[str, dict | None]) -> tuple[float, ...]:
     found: dict[str, np.ndarray] = {}
     for url, manifest in manifests.items():
         if manifest is None:
-            raise ConfigError(f"{url}: the spatial readout needs the camera that rendered the images, and this store "
-                              "has no campaign.json; set model.camera (16 numbers) or train on a collected dataset")  # fmt: skip
+            raise ConfigError(f"{url}: the spatial readout and data.mirror need the camera that rendered the images, "
+                              "and this store has no campaign.json; set model.camera (16 numbers) or train on a "
+                              "collected dataset")  # fmt: skip
         cam = CameraConfig(**manifest["env_config"]["camera"])
         found[url] = fixed_clip_matrix(cam)
         if found[url] is None:
             raise ConfigError(f"{url}: collected with a randomized camera (randomize {cam.randomize}); the spatial "
-                              "readout needs a fixed one")  # fmt: skip
+                              "readout and data.mirror need a fixed one")  # fmt: skip
     (first, m), *rest = found.items()
     for url, other in rest:
         if not np.allclose(m, other, atol=1e-6):
-            raise ConfigError(f"{url}: rendered by another camera than {first}; the spatial readout needs one camera")
+            raise ConfigError(f"{url}: rendered by another camera than {first}; the spatial readout and data.mirror "
+                              "need one camera")
     return tuple(float(v) for v in m.ravel())
 
 
@@ -189,6 +197,15 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     manifests = {d: campaign_manifest(d) for d in [*cfg.data.stores, *cfg.data.val_stores]}
     mcfg = model_config(cfg, stores[0].frame_features["rgb"].shape[0], source, manifests, stores)
     extra = ("state",) * mcfg.state_input + ("depth",) * mcfg.depth_input
+    mirror_camera = (mcfg.camera or dataset_camera(manifests)) if cfg.data.mirror else None
+    if mirror_camera is not None:
+        if cfg.data.pad:
+            raise ConfigError(f"{source}: data.mirror with data.pad = {cfg.data.pad}: a shifted image is no longer "
+                              "the camera's, and its mirror would not be the mirror world's; set data.pad = 0")  # fmt: skip
+        try:
+            mirror_plane(mirror_camera)
+        except ValueError as e:
+            raise ConfigError(f"{source}: data.mirror: {e}") from None
     for s in [*stores, *val_stores]:
         check_store(s, mcfg.image_size, extra)
     train_sel = select(stores, holdout=0 if val_stores else cfg.data.holdout, split_seed=cfg.data.split_seed,
@@ -309,6 +326,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
         inputs = {"rgb": rgb, **{k: v.to(acc.device) for k, v in batch.items() if k not in ("rgb", "shift")}}
         if "shift" in batch and "depth" in inputs:  # the same shift as the image's
             inputs["depth"] = random_shift(inputs["depth"][..., None], cfg.data.pad, batch["shift"])[..., 0]
+        if mirror_camera is not None:
+            inputs = mirror(inputs, mirror_camera, torch.rand(len(rgb), generator=gen) < 0.5)
         with acc.autocast():
             _, losses = model(inputs)
         loss = losses["bce"]
