@@ -1,6 +1,6 @@
 """Per-scene outcomes of the mirror runs (their eval report.json files) into per_seed_500.csv, and paired
 differences (mean per-scene difference, +-1.96 standard errors) against each other and the earlier models'
-columns on the same 500 seeds. `python pair.py out/s19/eval_s0/report.json out/s19/eval_s1/report.json`."""
+columns on the same 500 seeds. `python pair.py out/s19/eval_s0/report.json out/s19/eval_s1/report.json out/s19/eval_8k/report.json`."""
 
 import csv
 import json
