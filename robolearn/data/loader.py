@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from robolearn.config import ConfigError
 from robolearn.data.store import EpisodeStore, StoreError
 from robolearn.sim.objects import TEST_IDS
 
@@ -156,14 +157,15 @@ def color_jitter(rgb: torch.Tensor, strength: float, generator: torch.Generator)
     return (x * (1 + u(b, 1, 1, 3))).clamp(0, 1)
 
 
-def mirror_plane(camera: Sequence[float]) -> tuple[np.ndarray, float]:
+def mirror_plane(camera: Sequence[float], setting: str = "mirroring") -> tuple[np.ndarray, float]:
     """The vertical plane n . p + d = 0 (n a horizontal unit normal) that the camera of world-to-clip matrix
     `camera` (16 numbers, row-major) looks along: the points it draws on the image's middle column. Mirroring
-    the world in it flips the image left to right. Refuses a rolled camera, whose plane is not vertical."""
+    the world in it flips the image left to right. Refuses a rolled camera, whose plane is not vertical, with a
+    ConfigError naming `setting`."""
     row = np.asarray(camera, np.float64).reshape(4, 4)[0]  # clip x = row . [p, 1]: zero on the plane
     norm = float(np.linalg.norm(row[:3]))
     if norm == 0 or abs(row[2]) > 1e-6 * norm:
-        raise ValueError("mirroring needs a camera whose image rows are level (roll 0); this one's are not")
+        raise ConfigError(f"{setting} needs a camera whose image rows are level (roll 0); this one's are not")
     return row[:3] / norm, float(row[3] / norm)
 
 

@@ -223,10 +223,7 @@ def load_servo(checkpoint: str | Path, env_config: EnvConfig, cem: CEMConfig | N
         if matrix is None:
             raise ConfigError("mirror_average needs a fixed camera; this env randomizes its pose")
         camera = tuple(matrix.ravel())
-        try:
-            mirror_plane(camera)
-        except ValueError as e:
-            raise ConfigError(f"mirror_average: {e}") from None
+        mirror_plane(camera, "mirror_average")
     scorers = [model_scorer(fitting_model(c, env_config), device, camera) for c in (checkpoint, *ensemble)]
 
     def mean_score(obs: dict, commands: np.ndarray) -> np.ndarray:

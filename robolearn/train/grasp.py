@@ -202,10 +202,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
         if cfg.data.pad:
             raise ConfigError(f"{source}: data.mirror with data.pad = {cfg.data.pad}: a shifted image is no longer "
                               "the camera's, and its mirror would not be the mirror world's; set data.pad = 0")  # fmt: skip
-        try:
-            mirror_plane(mirror_camera)
-        except ValueError as e:
-            raise ConfigError(f"{source}: data.mirror: {e}") from None
+        mirror_plane(mirror_camera, f"{source}: data.mirror")
     for s in [*stores, *val_stores]:
         check_store(s, mcfg.image_size, extra)
     train_sel = select(stores, holdout=0 if val_stores else cfg.data.holdout, split_seed=cfg.data.split_seed,
