@@ -82,6 +82,31 @@ def test_depth_and_overrides():
         e.close()
 
 
+def test_segmentation_observation_labels_each_object_by_its_index():
+    """obs["segmentation"]: 0 where no object is seen, i + 1 on the pixels where pybullet draws object i; drawing it
+    changes neither the image nor the physics."""
+    plain = gym.make("robolearn/KukaDiverse-v0").unwrapped
+    e = gym.make("robolearn/KukaDiverse-v0", camera={"segmentation": True}).unwrapped
+    try:
+        assert e.observation_space["segmentation"] == gym.spaces.Box(0, 5, (48, 48), np.uint8)
+        obs, _ = e.reset(seed=3)
+        assert obs["segmentation"].dtype == np.uint8 and e.observation_space.contains(obs)
+        raw = e.world.render(e.config.camera, e._pose)["segmentation"]  # pybullet body ids, -1 for none
+        for i, uid in enumerate(e.world.objects):
+            assert np.array_equal(obs["segmentation"] == i + 1, raw == uid)
+        assert len(np.unique(obs["segmentation"])) >= 4  # most of the 5 objects are in view
+        assert not np.isin(raw[obs["segmentation"] == 0], e.world.objects).any()
+        action = np.array([0.3, -0.2, 0.0, 0.5], np.float32)
+        ref, _ = plain.reset(seed=3)
+        for _ in range(3):
+            obs, *_ = e.step(action)
+            ref, *_ = plain.step(action)
+        assert np.array_equal(obs["rgb"], ref["rgb"]) and np.array_equal(obs["state"], ref["state"])
+    finally:
+        e.close()
+        plain.close()
+
+
 def test_episode_ends_in_at_most_max_steps_and_reward_matches_success():
     e = GraspEnv(preset="kuka")
     try:

@@ -227,6 +227,7 @@ def test_mirror_is_the_mirror_world_seen_by_the_same_camera():
     state[:, 3], state[:, 4], state[:, 5:] = yaw.sin(), yaw.cos(), torch.rand(b, 2, generator=g)
     command = torch.cat([(torch.rand(b, 3, generator=g) - 0.5) * 0.1, dyaw.sin()[:, None], dyaw.cos()[:, None]], 1)
     batch = {"rgb": torch.rand(b, 48, 48, 3, generator=g), "depth": torch.rand(b, 48, 48, generator=g),
+             "segmentation": torch.randint(0, 6, (b, 48, 48), dtype=torch.uint8, generator=g),
              "state": state, "motor_command": command}  # fmt: skip
     flip = torch.arange(b) % 2 == 0
     out = mirror(batch, camera, flip)
@@ -236,6 +237,7 @@ def test_mirror_is_the_mirror_world_seen_by_the_same_camera():
     assert torch.allclose(after[..., 1], before[..., 1], atol=1e-5)
     assert torch.equal(out["rgb"][flip], batch["rgb"][flip].flip(2))
     assert torch.equal(out["depth"][flip], batch["depth"][flip].flip(2))
+    assert torch.equal(out["segmentation"][flip], batch["segmentation"][flip].flip(2))
     for key in batch:
         assert torch.equal(out[key][~flip], batch[key][~flip]), key
     assert torch.equal(out["state"][:, 5:], state[:, 5:])  # gripper opening and time are not geometry

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from robolearn.models import GraspCNN, GraspCNNConfig
-from robolearn.models.grasp_cnn import sliced_max_pool, tent_sample
+from robolearn.models.grasp_cnn import segmentation_targets, sliced_max_pool, tent_sample
 from robolearn.train import CheckpointError
 from robolearn.train.checkpoint import load_model, save
 
@@ -152,6 +152,45 @@ def test_spatial_readout_config_is_checked():
     model = GraspCNN(GraspCNNConfig(image_size=32, channels=8, state_input=True, readout="spatial")).eval()
     with pytest.raises(ValueError, match="no camera matrix"):
         model({**batch(32), "state": torch.zeros(3, 7)})
+
+
+def test_segmentation_targets_mark_objects_their_centres_and_their_axes():
+    seg = torch.zeros(2, 48, 48, dtype=torch.uint8)
+    seg[0, 10:14, 4:24] = 1  # 4 px tall, 20 px wide
+    seg[1, 4:24, 30:34] = 2  # 20 px tall, 4 px wide
+    seg[1, 30:40, 30:40] = 1  # a square
+    target, weight = segmentation_targets(seg, (24, 24))
+    assert target.shape == (2, 4, 24, 24) and weight.shape == (2, 1, 24, 24)
+    torch.testing.assert_close(target[:, 0].sum(dim=(1, 2)), torch.tensor([80.0, 180.0]) / 4)  # object pixels / cell
+    assert target[0, 0, 0, 0] == 0 and target[0, 1:, 0, 0].abs().max() == 0  # background: nothing asked
+    centre = target[0, 1, 5:7, 2:12]
+    assert centre.max() <= 1 and centre[:, 4:7].min() > centre[:, 0].max()  # deeper inside the middle than at the ends
+    square = target[1, 1, 15:20, 15:20]
+    assert square[2, 2] == square.max() and square[0, 0] < square[2, 2]
+    wide, tall, even = target[0, 2:, 6, 7], target[1, 2:, 8, 16], target[1, 2:, 17, 17]
+    assert wide[0] > 0.8 and tall[0] < -0.8 and abs(wide[1]) < 1e-6 and abs(tall[1]) < 1e-6  # cos 2a: +1 along x
+    assert even.abs().max() < 1e-6  # a square has no axis
+    diagonal = torch.zeros(1, 48, 48, dtype=torch.uint8)
+    for k in range(20):
+        diagonal[0, 10 + k, 10 + k : 12 + k] = 1  # along x = y, image rows down: sin 2a > 0
+    assert segmentation_targets(diagonal, (48, 48))[0][0, 3, 20, 20] > 0.8
+
+
+def test_aux_segmentation_adds_a_loss_only_when_asked_and_only_with_the_spatial_readout():
+    eye = tuple(float(v) for v in torch.eye(4).flatten())
+    spatial = {"channels": 8, "state_input": True, "readout": "spatial", "camera": eye}
+    b = {**batch(48), "state": torch.zeros(3, 7), "segmentation": torch.zeros(3, 48, 48, dtype=torch.uint8)}
+    b["segmentation"][:, 20:30, 10:14] = 1
+    plain = GraspCNN(GraspCNNConfig.for_size(48, **spatial))
+    assert set(plain(b)[1]) == {"bce"} and not hasattr(plain, "aux")
+    aux = GraspCNN(GraspCNNConfig.for_size(48, **spatial, aux_segmentation=0.5))
+    logits, losses = aux(b)
+    assert set(losses) == {"bce", "aux_segmentation"} and losses["aux_segmentation"] > 0
+    losses["aux_segmentation"].backward()
+    assert aux.tower[0][0].weight.grad.abs().sum() > 0  # it trains the tower the readout samples
+    torch.testing.assert_close(logits, aux({k: v for k, v in b.items() if k != "segmentation"})[0])
+    with pytest.raises(ValueError, match="aux_segmentation needs readout 'spatial'"):
+        GraspCNNConfig.for_size(48, aux_segmentation=1.0)
 
 
 def test_camera_matrix_projects_objects_onto_their_pixels():

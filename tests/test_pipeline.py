@@ -149,21 +149,26 @@ def test_spatial_readout_trains_on_a_collected_dataset_and_checks_the_camera(tra
              f"checkpoint {tmp / 'nowhere'} does not exist")  # fmt: skip
 
 
+def collect_and_train(tmp, run_cli, name: str, camera: str, model: str, data: str = ""):
+    """Collect 4 mix episodes of the tiny env with `camera` lines added to its [camera], and train the spatial
+    readout 2 steps on them with `model` and `data` lines added; returns (env TOML, config TOML, checkpoint)."""
+    env = tmp / f"tiny_{name}.toml"
+    env.write_text(TINY_ENV + camera)
+    campaign = tmp / f"{name}_campaign.toml"
+    campaign.write_text(f'env = "{env}"\npolicy = "mix"\nepsilon = 0.5\nepisodes = 4\nworkers = 1\n'
+                        f'store = "{tmp / f"{name}_data"}"\n')  # fmt: skip
+    assert run_cli("collect", str(campaign)).returncode == 0
+    config = tmp / f"{name}.toml"
+    config.write_text('steps = 2\neval_every = 2\ncheckpoint_every = 2\n[model]\nstate_input = true\n'
+                      f'readout = "spatial"\n{model}[data]\nbatch_size = 8\nworkers = 0\npad = 0\nholdout = 0\n{data}')  # fmt: skip
+    result = run_cli("train", str(config), "--store", str(tmp / f"{name}_data"), "--out", str(tmp / f"{name}_run"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return env, config, tmp / f"{name}_run" / "checkpoints" / "step-0000002"
+
+
 def test_depth_model_collects_trains_and_servos_on_rgbd_and_refuses_an_env_without_depth(trained, run_cli):
     tmp = trained["tmp"]
-    env = tmp / "tiny_depth.toml"
-    env.write_text(TINY_ENV + "depth = true\n")
-    campaign = tmp / "depth_campaign.toml"
-    campaign.write_text(f'env = "{env}"\npolicy = "mix"\nepsilon = 0.5\nepisodes = 4\nworkers = 1\n'
-                        f'store = "{tmp / "depth_data"}"\n')  # fmt: skip
-    assert run_cli("collect", str(campaign)).returncode == 0
-    config = tmp / "depth.toml"
-    config.write_text('steps = 2\neval_every = 2\ncheckpoint_every = 2\n[model]\nstate_input = true\n'
-                      'readout = "spatial"\ndepth_input = true\n[data]\nbatch_size = 8\nworkers = 0\npad = 0\n'
-                      'holdout = 0\n')  # fmt: skip
-    result = run_cli("train", str(config), "--store", str(tmp / "depth_data"), "--out", str(tmp / "depth_run"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    ck = tmp / "depth_run" / "checkpoints" / "step-0000002"
+    env, config, ck = collect_and_train(tmp, run_cli, "depth", "depth = true\n", "depth_input = true\n")
     saved = json.loads((ck / "config.json").read_text())["config"]
     assert saved["depth_input"] and 0.5 < saved["depth_center"] < 5 and saved["depth_scale"] > 0
     ok = run_cli("eval", "--env", str(env), "--policy", "cem", "--checkpoint", str(ck), "-n", "1")
@@ -184,3 +189,15 @@ def test_eval_writes_its_report_even_when_stdout_is_closed(trained):
            "2>/dev/null | head -c 0")  # fmt: skip
     subprocess.run(["bash", "-c", cmd], cwd=ROOT, timeout=600)
     assert json.loads(out.read_text())["episodes"] == 2
+
+
+def test_segmentation_aux_loss_collects_masks_trains_and_servos_and_refuses_a_store_without_masks(trained, run_cli):
+    tmp = trained["tmp"]
+    _, config, ck = collect_and_train(tmp, run_cli, "seg", "segmentation = true\n", "aux_segmentation = 1.0\n",
+                                      "mirror = true\n")  # fmt: skip
+    assert json.loads((ck / "config.json").read_text())["config"]["aux_segmentation"] == 1.0
+    # the servo needs no masks: it scores on an env that renders none
+    ok = run_cli("eval", "--env", str(trained["env"]), "--policy", "cem", "--checkpoint", str(ck), "-n", "1")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    one_line(run_cli("train", str(config), "--store", str(tmp / "data"), "--out", str(tmp / "seg_run2")),
+             "has no segmentation masks; collect with [camera] segmentation = true")  # fmt: skip

@@ -31,6 +31,8 @@ def features(config: EnvConfig) -> tuple[dict[str, Feature], dict[str, Feature]]
     frames = {"rgb": Feature((cam.height, cam.width, 3), "uint8")}
     if cam.depth:
         frames["depth"] = Feature((cam.height, cam.width), "float16")
+    if cam.segmentation:
+        frames["segmentation"] = Feature((cam.height, cam.width), "uint8")
     frames |= {
         "state": Feature((STATE_DIM,), "float32"),
         "action": Feature((4,), "float32"),
@@ -57,7 +59,7 @@ def record_episode(env: GraspEnv, policy: Policy, seed: int, policy_seed: int | 
     default the same); its frames and values for `EpisodeStore.add_episode`."""
     obs, info = start_episode(env, policy, seed, policy_seed)
     arm = env.world.arm
-    keep = [k for k in ("rgb", "depth") if k in obs]
+    keep = [k for k in ("rgb", "depth", "segmentation") if k in obs]
     frames: dict[str, list] = {k: [] for k in [*keep, "state", "action"]}
     poses = []
     done, step_info = False, {}

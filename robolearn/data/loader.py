@@ -171,7 +171,7 @@ def mirror_plane(camera: Sequence[float], setting: str = "mirroring") -> tuple[n
 
 def mirror(inputs: dict[str, torch.Tensor], camera: Sequence[float], flip: torch.Tensor) -> dict[str, torch.Tensor]:
     """The frames where `flip` (B,) is true as they would be in the world mirrored in the camera's vertical
-    plane (`mirror_plane`): images and depth flipped left to right, the gripper's position and the command's
+    plane (`mirror_plane`): images, depth and segmentation masks flipped left to right, the gripper's position and the command's
     displacement reflected, their yaw angles reflected (a yaw y becomes 2a + pi - y, a the normal's angle;
     a change of yaw changes sign). The grasp's outcome is the same in the mirror world, for a gripper and
     physics that are mirror-symmetric; the objects are their mirror images."""
@@ -180,10 +180,10 @@ def mirror(inputs: dict[str, torch.Tensor], camera: Sequence[float], flip: torch
     c2, s2 = math.cos(2 * a + math.pi), math.sin(2 * a + math.pi)
     out = dict(inputs)
     for key, x in inputs.items():
-        if key not in ("rgb", "depth", "motor_command", "state"):
+        if key not in ("rgb", "depth", "segmentation", "motor_command", "state"):
             continue
         f = flip.to(x.device).view(-1, *[1] * (x.dim() - 1))
-        if key in ("rgb", "depth"):
+        if key in ("rgb", "depth", "segmentation"):
             out[key] = torch.where(f, x.flip(2), x)
             continue
         v = x.float()

@@ -7,7 +7,8 @@ Once the end effector is at or below `task.grasp_height` (or at the last step, w
 `task.grasp_at_last_step`) the env grasps: close the fingers, lift, and the episode
 terminates; it is a success if an object ends above `task.success_height`.
 
-Observation: Dict(rgb (H,W,3) uint8, [depth (H,W) float32 metres], state (7,) float32 =
+Observation: Dict(rgb (H,W,3) uint8, [depth (H,W) float32 metres], [segmentation (H,W) uint8: 0 where no
+object is seen, i + 1 where the tray's object i is], state (7,) float32 =
 end-effector target xyz, sin/cos yaw, gripper opening, fraction of steps used).
 info of step(): is_success, grasp_attempted, gripper_pose = [x, y, z, yaw] of the end-effector
 target after the action (before any lift): at the last step, the pose p_T of the grasp;
@@ -48,6 +49,9 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         obs = {"rgb": spaces.Box(0, 255, (cam.height, cam.width, 3), np.uint8)}
         if cam.depth:
             obs["depth"] = spaces.Box(0.0, np.float32(cam.far), (cam.height, cam.width), np.float32)
+        if cam.segmentation:
+            count = self.config.objects.count
+            obs["segmentation"] = spaces.Box(0, count, (cam.height, cam.width), np.uint8)
         tc, ph = self.config.task, self.config.physics
         top = tc.workspace_high[2] + ph.grasp_lift_substeps * ph.lift_per_substep  # the lift raises the target
         low = np.array([*tc.workspace_low, -1, -1, 0, 0], dtype=np.float32)
@@ -156,6 +160,12 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         obs = {"rgb": images["rgb"]}
         if "depth" in images:
             obs["depth"] = images["depth"]
+        if "segmentation" in images:  # pybullet body ids -> 0 (not an object) or 1 + the object's index
+            uids = np.asarray(self.world.objects, dtype=np.int64)
+            lut = np.zeros(int(uids.max(initial=0)) + 2, np.uint8)
+            lut[uids] = np.arange(1, len(uids) + 1)
+            seg = images["segmentation"]
+            obs["segmentation"] = np.where(seg >= 0, lut[np.clip(seg, 0, len(lut) - 1)], 0).astype(np.uint8)
         obs["state"] = state
         self._last_obs = obs
         return obs

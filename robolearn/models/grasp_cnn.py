@@ -65,6 +65,14 @@ class GraspCNNConfig(Config):
     depth_scale: float | None = Field(
         None, gt=0, description="depth_input: metres; training fills in its data's standard deviation"
     )
+    aux_segmentation: float = Field(
+        0.0,
+        ge=0,
+        description="spatial readout: weight of an auxiliary loss in which the feature map also predicts, cell by "
+        "cell, what the simulator's segmentation mask shows there: object or not, how deep inside its object "
+        "(1 at the object's innermost pixels) and the object's elongation axis in the image; 0: none. Needs "
+        "stores collected with [camera] segmentation = true",
+    )
     camera: tuple[float, ...] | None = Field(
         None,
         description="spatial readout: the 4x4 world-to-clip matrix of the camera, row-major (16 numbers); "
@@ -78,6 +86,8 @@ class GraspCNNConfig(Config):
                 raise ValueError("readout 'spatial' needs state_input = true (the command ends at p_t + v_t)")
             if self.camera is not None and len(self.camera) != 16:
                 raise ValueError(f"camera: 16 numbers (a 4x4 matrix), got {len(self.camera)}")
+        elif self.aux_segmentation:
+            raise ValueError("aux_segmentation needs readout 'spatial': it trains the feature map the readout samples")
         return self
 
     @classmethod
@@ -184,6 +194,8 @@ class GraspCNN(nn.Module):
                 nn.Linear(c.fc, c.fc), nn.ReLU(inplace=True),
                 nn.Linear(c.fc, 1),
             )  # fmt: skip
+            if c.aux_segmentation:  # object, centre, elongation axis (2) per cell of the map
+                self.aux = nn.Conv2d(ch, AUX_CHANNELS, 1)
             return
         n_in = COMMAND_DIM + (STATE_DIM if c.state_input else 0)
         self.command = nn.Sequential(nn.Linear(n_in, ch), nn.ReLU(inplace=True), nn.Linear(ch, ch))
@@ -264,4 +276,51 @@ class GraspCNN(nn.Module):
         losses = {}
         if "success" in batch:
             losses["bce"] = F.binary_cross_entropy_with_logits(logits.float(), batch["success"].float())
+            if self.config.aux_segmentation and "segmentation" in batch:
+                losses["aux_segmentation"] = self.config.aux_segmentation * segmentation_loss(
+                    self.aux(feats).float(), batch["segmentation"]
+                )
         return logits, losses
+
+
+AUX_CHANNELS = 4
+ERODE_STEPS = 8  # pixels: centre-ness saturates this deep inside an object (the 48 px objects are 3-12 px across)
+
+
+def segmentation_targets(seg: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Dense targets from instance masks (B,H,W) (0: no object, i: object i) at the feature map's `size` (h, w):
+    (B,4,h,w) = fraction of object pixels; centre-ness, each object pixel's depth inside its object (erosions it
+    survives) over the object's deepest, in [0, 1]; the object's elongation axis in the image as
+    (e cos 2a, e sin 2a), e = (l1 - l2) / (l1 + l2) of its pixels' covariance, a the major axis' angle. And (B,1,h,w)
+    the weight of the axis targets: the fraction of object pixels, so that the background asks nothing of them."""
+    b, h, w = seg.shape
+    seg = seg.long()
+    ys, xs = torch.meshgrid(torch.arange(h, device=seg.device, dtype=torch.float32),
+                            torch.arange(w, device=seg.device, dtype=torch.float32), indexing="ij")  # fmt: skip
+    centre = torch.zeros(b, 1, h, w, device=seg.device)
+    axis = torch.zeros(b, 2, h, w, device=seg.device)
+    for i in range(1, int(seg.max()) + 1):
+        m = (seg == i).float()[:, None]  # (B,1,H,W)
+        depth, eroded = torch.zeros_like(m), m
+        for _ in range(ERODE_STEPS):
+            depth += eroded
+            eroded = -F.max_pool2d(-eroded, 3, 1, 1)  # erosion; the image border counts as inside
+        centre += depth / depth.amax(dim=(2, 3), keepdim=True).clamp_min(1)
+        n = m.sum(dim=(2, 3)).clamp_min(1)  # (B,1)
+        mx, my = (m * xs).sum(dim=(2, 3)) / n, (m * ys).sum(dim=(2, 3)) / n
+        dx, dy = xs - mx[..., None, None], ys - my[..., None, None]
+        cxx, cyy, cxy = [(m * v).sum(dim=(2, 3)) / n for v in (dx * dx, dy * dy, dx * dy)]
+        # for a covariance [[a, c], [c, b]]: (l1 - l2) (cos 2a, sin 2a) = (a - b, 2c), l1 + l2 = a + b
+        trace = (cxx + cyy).clamp_min(1e-6)
+        axis += m * torch.cat([(cxx - cyy) / trace, 2 * cxy / trace], dim=1)[..., None, None]
+    fg = (seg > 0).float()[:, None]
+    full = torch.cat([fg, centre, axis], dim=1)  # (B,4,H,W)
+    return F.adaptive_avg_pool2d(full, size), F.adaptive_avg_pool2d(fg, size)
+
+
+def segmentation_loss(pred: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+    """pred (B,4,h,w) logits for object and centre-ness, values for the axis; seg (B,H,W) instance masks."""
+    target, weight = segmentation_targets(seg, pred.shape[-2:])
+    bce = F.binary_cross_entropy_with_logits(pred[:, :2], target[:, :2])
+    axis = (weight * (pred[:, 2:] - target[:, 2:]) ** 2).sum() / weight.sum().clamp_min(1) / 2
+    return bce + axis

@@ -143,8 +143,9 @@ def dataset_camera(manifests: dict[str, dict | None]) -> tuple[float, ...]:
     (first, m), *rest = found.items()
     for url, other in rest:
         if not np.allclose(m, other, atol=1e-6):
-            raise ConfigError(f"{url}: rendered by another camera than {first}; the spatial readout and data.mirror "
-                              "need one camera")
+            raise ConfigError(
+                f"{url}: rendered by another camera than {first}; the spatial readout and data.mirror need one camera"
+            )
     return tuple(float(v) for v in m.ravel())
 
 
@@ -197,6 +198,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     manifests = {d: campaign_manifest(d) for d in [*cfg.data.stores, *cfg.data.val_stores]}
     mcfg = model_config(cfg, stores[0].frame_features["rgb"].shape[0], source, manifests, stores)
     extra = ("state",) * mcfg.state_input + ("depth",) * mcfg.depth_input
+    if mcfg.aux_segmentation:
+        for s in stores:
+            if "segmentation" not in s.frame_features:
+                raise ConfigError(f"{s.source}: model.aux_segmentation = {mcfg.aux_segmentation}, and this store has "
+                                  "no segmentation masks; collect with [camera] segmentation = true in the env TOML")  # fmt: skip
+        extra += ("segmentation",)
     mirror_camera = (mcfg.camera or dataset_camera(manifests)) if cfg.data.mirror else None
     if mirror_camera is not None:
         if cfg.data.pad:
@@ -204,7 +211,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
                               "the camera's, and its mirror would not be the mirror world's; set data.pad = 0")  # fmt: skip
         mirror_plane(mirror_camera, f"{source}: data.mirror")
     for s in [*stores, *val_stores]:
-        check_store(s, mcfg.image_size, extra)
+        check_store(s, mcfg.image_size, tuple(k for k in extra if k != "segmentation"))
     train_sel = select(stores, holdout=0 if val_stores else cfg.data.holdout, split_seed=cfg.data.split_seed,
                        part="train")  # fmt: skip
     val_sel = select(val_stores, holdout=0, split_seed=0, part="all") if val_stores else select(
@@ -213,7 +220,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     if not sum(s.n_frames for s in val_sel) and acc.is_main_process:
         print(f"warning: no validation episodes (holdout {cfg.data.holdout} of {sum(len(s.chosen) for s in val_sel)} "
               "episodes chose none); validation metrics will be empty", file=sys.stderr)  # fmt: skip
-    frame_bytes = (3 + 2 * mcfg.depth_input) * mcfg.image_size**2 + 24  # rgb uint8, depth float16
+    channel_bytes = 3 + 2 * mcfg.depth_input + bool(mcfg.aux_segmentation)  # rgb, depth float16, segmentation
+    frame_bytes = channel_bytes * mcfg.image_size**2 + 24
     in_memory = cfg.data.in_memory == "yes" or (
         cfg.data.in_memory == "auto" and frames * frame_bytes <= cfg.data.memory_limit_mb * 2**20
     )
@@ -232,7 +240,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     model = GraspCNN(mcfg)
     if cfg.init_from and not (resume and prior is not None):
         init = checkpoint.read_config(cfg.init_from)
-        if init["model"] != "GraspCNN" or init["config"] != mcfg.model_dump(mode="json"):
+        # a checkpoint from before a config field existed holds its default: compare them filled in
+        same = init["model"] == "GraspCNN" and validate(GraspCNNConfig, init["config"], source=cfg.init_from) == mcfg
+        if not same:
             raise checkpoint.CheckpointError(f"init_from {cfg.init_from}: a {init['model']} with another config "
                                              "than this run's model; warm start needs the same architecture")  # fmt: skip
         checkpoint.load_weights(model, Path(cfg.init_from))
@@ -303,7 +313,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     t0 = time.perf_counter()
     wait = compute = 0.0
     report: dict[str, Any] = {}
-    running, n_running = torch.zeros((), device=acc.device), 0  # summed on the device: no sync per step
+    running, n_running = {}, 0  # each loss summed on the device: no sync per step
     batches = loader.batches(start)
     t_fetch = time.perf_counter()
     for step in range(start, cfg.steps):
@@ -327,24 +337,29 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
             inputs = mirror(inputs, mirror_camera, torch.rand(len(rgb), generator=gen) < 0.5)
         with acc.autocast():
             _, losses = model(inputs)
-        loss = losses["bce"]
+        loss = sum(losses.values())
         acc.backward(loss)
         if cfg.optim.grad_clip:
             acc.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        running += loss.detach()
+        for k, v in losses.items():
+            running[k] = running.get(k, 0) + v.detach()
         n_running += 1
         t_fetch = time.perf_counter()
         compute += t_fetch - t_step
         done = step + 1
         bar.update(1)
         if done % cfg.log_every == 0 and writer:
-            mean_loss = float(running) / n_running
+            means = {k: float(v) / n_running for k, v in running.items()}
+            mean_loss = sum(means.values())
             writer.add_scalar("train/loss", mean_loss, done)
+            if len(means) > 1:  # and each part of it
+                for k, v in means.items():
+                    writer.add_scalar(f"train/{k}", v, done)
             writer.add_scalar("train/lr", learning_rate(step, cfg), done)
             bar.set_postfix(loss=f"{mean_loss:.3f}", auc=report.get("auc"))
-            running, n_running = torch.zeros((), device=acc.device), 0
+            running, n_running = {}, 0
         if done % cfg.eval_every == 0 or done == cfg.steps:
             report = validate_now(done)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
