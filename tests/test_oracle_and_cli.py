@@ -95,6 +95,30 @@ def test_comparison_table_gives_each_later_policy_its_paired_difference_from_the
     assert rows[2].endswith("|  |") and "| better | 1.000 |" in rows[3] and "+0.500 (" in rows[3]
 
 
+def test_paired_script_reads_reports_and_earlier_columns_on_the_same_seeds(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "paired.py"
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"policies": {"new": {"per_episode": _episodes([1, 1, 0, 1])},
+                                               "other": {"per_episode": _episodes([1, 1, 1, 1])}}}))  # fmt: skip
+    earlier = tmp_path / "earlier" / "per_seed.csv"
+    earlier.parent.mkdir()
+    earlier.write_text("seed,old,shifted\n" + "".join(f"{s},{v},1\n" for s, v in zip(range(4), [1, 0, 0, 0])))
+    run = subprocess.run([sys.executable, str(script), str(report), "--earlier", f"{earlier}:old",
+                          "--csv", str(tmp_path / "out.csv")], capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[2].startswith("| new | 75.0% |  | -25.0 (") and lines[3].startswith("| other | 100.0% | +25.0 (")
+    assert lines[-2].startswith("| new | +50.0 (") and "vs old (earlier) (25.0%)" in lines[-4]
+    assert (tmp_path / "out.csv").read_text().splitlines()[:2] == ["seed,new,other", "0,1,1"]
+    bad = subprocess.run([sys.executable, str(script), str(report), "--earlier", f"{earlier}:nope"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no column 'nope'" in bad.stderr
+
+
 def test_cli_eval_writes_report_and_gif(tmp_path, run_cli):
     out, gif = tmp_path / "r.json", tmp_path / "e.gif"
     result = run_cli("eval", "--env", "robolearn/KukaDiverse-v0", "--policy", "random", "-n", "2",
