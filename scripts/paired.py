@@ -57,7 +57,9 @@ def read_columns(specs: list[str]) -> dict[str, Outcomes]:
         for c in [column] if column else columns:
             if c not in columns:
                 fail(f"--earlier {spec}: no column {c!r}; {path} has {', '.join(columns)}")
-            out[f"{c} ({Path(path).parent.name})"] = [{"seed": int(r["seed"]), "success": bool(int(r[c]))} for r in rows]
+            out[f"{c} ({Path(path).parent.name})"] = [
+                {"seed": int(r["seed"]), "success": bool(int(r[c]))} for r in rows
+            ]
     return out
 
 

@@ -25,8 +25,16 @@ from pydantic import Field
 
 from robolearn.config import Config, ConfigError, validate
 from robolearn.data.info import campaign_manifest, open_dataset
-from robolearn.data.loader import (StreamingLoader, check_store, color_jitter, iterate_all, mirror, mirror_plane,
-                                   random_shift, select)  # fmt: skip
+from robolearn.data.loader import (
+    StreamingLoader,
+    check_store,
+    color_jitter,
+    iterate_all,
+    mirror,
+    mirror_plane,
+    random_shift,
+    select,
+)
 from robolearn.data.store import EpisodeStore, StoreError
 from robolearn.evaluation.metrics import binary_report
 from robolearn.models import GraspCNN, GraspCNNConfig
