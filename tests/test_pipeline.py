@@ -149,7 +149,7 @@ def test_spatial_readout_trains_on_a_collected_dataset_and_checks_the_camera(tra
              f"checkpoint {tmp / 'nowhere'} does not exist")  # fmt: skip
 
 
-def collect_and_train(tmp, run_cli, name: str, camera: str, model: str, data: str = ""):
+def collect_and_train(tmp, run_cli, name: str, camera: str, model: str, data: str = "", *train_args: str):
     """Collect 4 mix episodes of the tiny env with `camera` lines added to its [camera], and train the spatial
     readout 2 steps on them with `model` and `data` lines added; returns (env TOML, config TOML, checkpoint)."""
     env = tmp / f"tiny_{name}.toml"
@@ -161,7 +161,8 @@ def collect_and_train(tmp, run_cli, name: str, camera: str, model: str, data: st
     config = tmp / f"{name}.toml"
     config.write_text('steps = 2\neval_every = 2\ncheckpoint_every = 2\n[model]\nstate_input = true\n'
                       f'readout = "spatial"\n{model}[data]\nbatch_size = 8\nworkers = 0\npad = 0\nholdout = 0\n{data}')  # fmt: skip
-    result = run_cli("train", str(config), "--store", str(tmp / f"{name}_data"), "--out", str(tmp / f"{name}_run"))
+    result = run_cli("train", str(config), "--store", str(tmp / f"{name}_data"), "--out", str(tmp / f"{name}_run"),
+                     *train_args)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     return env, config, tmp / f"{name}_run" / "checkpoints" / "step-0000002"
 
@@ -193,8 +194,9 @@ def test_eval_writes_its_report_even_when_stdout_is_closed(trained):
 
 def test_segmentation_aux_loss_collects_masks_trains_and_servos_and_refuses_a_store_without_masks(trained, run_cli):
     tmp = trained["tmp"]
+    # validation needs no masks: the tiny store of the module's fixture has none
     _, config, ck = collect_and_train(tmp, run_cli, "seg", "segmentation = true\n", "aux_segmentation = 1.0\n",
-                                      "mirror = true\n")  # fmt: skip
+                                      "mirror = true\n", "--val-store", str(tmp / "data"))  # fmt: skip
     assert json.loads((ck / "config.json").read_text())["config"]["aux_segmentation"] == 1.0
     # the servo needs no masks: it scores on an env that renders none
     ok = run_cli("eval", "--env", str(trained["env"]), "--policy", "cem", "--checkpoint", str(ck), "-n", "1")

@@ -211,7 +211,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
             if "segmentation" not in s.frame_features:
                 raise ConfigError(f"{s.source}: model.aux_segmentation = {mcfg.aux_segmentation}, and this store has "
                                   "no segmentation masks; collect with [camera] segmentation = true in the env TOML")  # fmt: skip
-        extra += ("segmentation",)
+        extra += ("segmentation",)  # training reads the masks; validation scores grasps alone
+    val_extra = tuple(k for k in extra if k != "segmentation")
     mirror_camera = (mcfg.camera or dataset_camera(manifests)) if cfg.data.mirror else None
     if mirror_camera is not None:
         if cfg.data.pad:
@@ -219,7 +220,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
                               "the camera's, and its mirror would not be the mirror world's; set data.pad = 0")  # fmt: skip
         mirror_plane(mirror_camera, f"{source}: data.mirror")
     for s in [*stores, *val_stores]:
-        check_store(s, mcfg.image_size, tuple(k for k in extra if k != "segmentation"))
+        check_store(s, mcfg.image_size, val_extra)
     train_sel = select(stores, holdout=0 if val_stores else cfg.data.holdout, split_seed=cfg.data.split_seed,
                        part="train")  # fmt: skip
     val_sel = select(val_stores, holdout=0, split_seed=0, part="all") if val_stores else select(
@@ -302,7 +303,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
 
     def validate_now(step: int) -> dict[str, Any]:
         nonlocal best_auc
-        report = evaluate(raw, val_sel, acc.device, extra=extra)
+        report = evaluate(raw, val_sel, acc.device, extra=val_extra)
         if acc.is_main_process and report["auc"] is not None and (best_auc is None or report["auc"] > best_auc):
             best_auc = report["auc"]  # early stopping by validation AUC: out/best is the best model so far
             checkpoint.save(best_dir, model=raw, model_name="GraspCNN", model_config=mcfg.model_dump(), step=step,
