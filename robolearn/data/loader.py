@@ -172,9 +172,9 @@ def mirror_plane(camera: Sequence[float], setting: str = "mirroring") -> tuple[n
 def mirror(inputs: dict[str, torch.Tensor], camera: Sequence[float], flip: torch.Tensor) -> dict[str, torch.Tensor]:
     """The frames where `flip` (B,) is true as they would be in the world mirrored in the camera's vertical
     plane (`mirror_plane`): images, depth and segmentation masks flipped left to right, the gripper's position
-    and the command's displacement reflected, their yaw angles reflected (a yaw y becomes 2a + pi - y, a the normal's angle;
-    a change of yaw changes sign). The grasp's outcome is the same in the mirror world, for a gripper and
-    physics that are mirror-symmetric; the objects are their mirror images."""
+    and the command's displacement reflected, their yaw angles reflected (a yaw y becomes 2a + pi - y, a the
+    normal's angle; a change of yaw changes sign). The grasp's outcome is the same in the mirror world, for a
+    gripper and physics that are mirror-symmetric; the objects are their mirror images."""
     n_np, d = mirror_plane(camera)
     a = math.atan2(n_np[1], n_np[0])
     c2, s2 = math.cos(2 * a + math.pi), math.sin(2 * a + math.pi)
