@@ -162,7 +162,7 @@ def collect_cmd(
     ray_address: Annotated[str | None, typer.Option(help="join this Ray cluster (default: start a local one)")] = None,
 ) -> None:
     """Collect episodes of a policy into a dataset of shard stores (one per worker), resumable."""
-    from robolearn.collection.campaign import CampaignConfig, prepare, run_local, run_ray
+    from robolearn.collection.campaign import CampaignConfig, check_policy, prepare, run_local, run_ray
     from robolearn.config import load_toml
     from robolearn.data.info import join, location
     from robolearn.envs import load_env_config
@@ -175,6 +175,7 @@ def collect_cmd(
         raise UsageError(f"--backend: got '{backend}', allowed: local, ray")
     cfg = load_toml(campaign, CampaignConfig, overrides=overrides)
     env_config = load_env_config(cfg.env, objects={"split": cfg.objects}).model_dump(mode="json")
+    check_policy(cfg, env_config)
     todo = prepare(cfg, env_config, resume=resume)
     if not todo:
         typer.echo(f"{cfg.store}: all {cfg.episodes} episodes are already collected")

@@ -74,6 +74,21 @@ def test_collect_with_the_cem_servo_from_a_checkpoint(trained, run_cli):
     result = run_cli("collect", str(campaign))
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((tmp / "cem_data" / "summary.json").read_text())["collected"] == 2
+    # the servo can score in the mirror world too while it collects; that needs a fixed camera
+    mirrored = tmp / "cem_mirror.toml"
+    mirrored.write_text(campaign.read_text().replace("cem_data", "cem_mirror_data") + "mirror_average = true\n")
+    result = run_cli("collect", str(mirrored))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp / "cem_mirror_data" / "summary.json").read_text())["collected"] == 2
+    shaky = tmp / "shaky.toml"
+    shaky.write_text(TINY_ENV + "randomize = 0.5\n")
+    bad = tmp / "cem_mirror_shaky.toml"
+    bad.write_text(mirrored.read_text().replace(str(trained["env"]), str(shaky)).replace("cem_mirror_data", "shaky"))
+    one_line(run_cli("collect", str(bad)), "mirror_average needs a fixed camera")
+    assert not (tmp / "shaky").exists()  # refused before the dataset directory was made
+    missing = tmp / "cem_missing.toml"
+    missing.write_text(campaign.read_text().replace(str(trained["checkpoint"]), str(tmp / "nowhere")))
+    one_line(run_cli("collect", str(missing)), "does not exist")
 
 
 def one_line(result, fragment):

@@ -41,6 +41,10 @@ class CampaignConfig(Config):
     aim_std: float = Field(0.03, ge=0, description="probe: std of the aim's offset in x and y (m)")
     yaw_std: float = Field(0.6, ge=0, description="probe: std of the aim's offset in yaw (rad)")
     checkpoint: str | None = Field(None, description="cem: the GraspCNN checkpoint directory")
+    mirror_average: bool = Field(
+        False,
+        description="cem: score each command in the scene and its mirror image too (models trained with data.mirror)",
+    )
     cem: CEMConfig = Field(default_factory=CEMConfig)
     episodes: int = Field(100, ge=1)
     repeats: int = Field(
@@ -77,7 +81,23 @@ def make_collection_policy(cfg: CampaignConfig, env):
     name = "oracle" if cfg.policy == "mix" else cfg.policy
     epsilon = 0.0 if cfg.policy in ("random", "oracle", "probe") else cfg.epsilon
     return make_policy(PolicyConfig(name=name, epsilon=epsilon, down_bias=cfg.down_bias, checkpoint=cfg.checkpoint,
-                                    cem=cfg.cem, aim_std=cfg.aim_std, yaw_std=cfg.yaw_std), env)  # fmt: skip
+                                    cem=cfg.cem, aim_std=cfg.aim_std, yaw_std=cfg.yaw_std,
+                                    mirror_average=cfg.mirror_average), env)  # fmt: skip
+
+
+def check_policy(cfg: CampaignConfig, env_config: dict) -> None:
+    """Build a servo campaign's policy once before any worker starts, so that a checkpoint that is missing or
+    does not fit the env is refused in one line (ConfigError, CheckpointError) rather than in every worker."""
+    if cfg.policy != "cem":
+        return
+    from robolearn.envs.config import EnvConfig
+    from robolearn.envs.grasp_env import GraspEnv
+
+    env = GraspEnv(EnvConfig.model_validate(env_config))
+    try:
+        make_collection_policy(cfg, env)
+    finally:
+        env.close()
 
 
 def committed_indices(root: str) -> list[int]:
