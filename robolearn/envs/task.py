@@ -161,19 +161,22 @@ class OraclePolicy:
         return centre, yaw
 
     def act(self, obs: object) -> np.ndarray:
-        env = self.env
-        tc, arm = env.config.task, env.world.arm
         if self.target is None:
             self.target = self._choose()
         centre, yaw = self.aim()
-        goal_yaw = arm.yaw_for_axis(yaw)
-        dyaw = (goal_yaw - arm.yaw + math.pi / 2) % math.pi - math.pi / 2  # the gripper is symmetric
-        dxy = centre - arm.target[:2]
-        # Descend at full speed from the first step: the arm lags its target, and the grasp must
-        # happen within max_steps; the sideways correction happens on the way down.
-        dz = 0.0 if tc.height_hack else (tc.grasp_height - DESCEND_BELOW - arm.target[2]) / tc.dv
-        a = np.array([dxy[0] / tc.dv, dxy[1] / tc.dv, dz, dyaw / tc.da], dtype=np.float64)
-        return np.clip(a, -1.0, 1.0).astype(np.float32)
+        return steer(self.env, centre, self.env.world.arm.yaw_for_axis(yaw))
+
+
+def steer(env: GraspEnv, xy: np.ndarray, yaw: float) -> np.ndarray:
+    """The action that moves the gripper straight toward `xy` and the arm's wrist toward `yaw` (either way
+    round: the gripper is symmetric) as far as one step goes, descending at full speed: the arm lags its
+    target, and the grasp must happen within max_steps; the sideways correction happens on the way down."""
+    tc, arm = env.config.task, env.world.arm
+    dyaw = (yaw - arm.yaw + math.pi / 2) % math.pi - math.pi / 2
+    dxy = np.asarray(xy) - arm.target[:2]
+    dz = 0.0 if tc.height_hack else (tc.grasp_height - DESCEND_BELOW - arm.target[2]) / tc.dv
+    a = np.array([dxy[0] / tc.dv, dxy[1] / tc.dv, dz, dyaw / tc.da], dtype=np.float64)
+    return np.clip(a, -1.0, 1.0).astype(np.float32)
 
 
 class ProbePolicy(OraclePolicy):
