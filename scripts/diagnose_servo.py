@@ -35,8 +35,11 @@
     # within-scene ranking on a dataset collected with repeats > 1: how often a successful grasp
     # scores above a failed one from the same first image (--steps K: at each of the first K steps)
     python scripts/diagnose_servo.py rank --checkpoint out/grasp_cnn/best --store out/probe_repeats
+    # the same on a dataset of branches (`robolearn branch`): from one image, the source episode's grasp and its
+    # branches; only the episodes training held out (--holdout, --split-seed as the training run's data settings)
+    python scripts/diagnose_servo.py rank-branches --checkpoint out/grasp_cnn/best --store out/branches
 
-All but `rank` and `outcomes` use KukaDiverse-v0 (or --env) on held-out objects and evaluation seeds from --seed on, the
+All but `rank`, `rank-branches` and `outcomes` use KukaDiverse-v0 (or --env) on held-out objects and evaluation seeds from --seed on, the
 seeds `robolearn eval` uses by default. docs/RESULTS.md reports what they found.
 """
 
@@ -365,6 +368,44 @@ def rank(args) -> None:
               f"{right[t] / pairs:.3f} of {pairs} pairs ({len(scenes)} scenes of {args.store})")  # fmt: skip
 
 
+def rank_branches(args) -> None:
+    from collections import defaultdict
+
+    from robolearn.data.info import campaign_manifest, open_dataset
+    from robolearn.data.loader import select
+    from robolearn.train.checkpoint import load_model
+
+    model, _ = load_model(args.checkpoint, expect="GraspCNN")
+    score = model_scorer(model)
+    manifest = campaign_manifest(args.store)
+    if manifest is None or "branch" not in manifest:
+        raise ConfigError(f"{args.store}: not a dataset of branches (robolearn branch writes one)")
+    sources = open_dataset(manifest["branch"]["source"])
+    stores = open_dataset(args.store)
+    images = defaultdict(list)  # (source shard, episode) -> [(score of a grasp from the branch step's image, success)]
+    for store, sel in zip(stores, select(stores, holdout=args.holdout, split_seed=args.split_seed, part="holdout")):
+        for k in map(int, np.flatnonzero(sel.chosen)):
+            b = store.episode(k)
+            key, t = (int(b["source_shard"]), int(b["source_episode"])), int(b["step"])
+            if key not in images:
+                src = sources[key[0]].episode(key[1])
+                p = score({"rgb": src["rgb"][t], "state": src["state"][t]}, src["motor_command"][t : t + 1])[0]
+                images[key].append((p, bool(src["success"])))
+            p = score({"rgb": b["rgb"][t], "state": b["state"][t]}, b["motor_command"][t : t + 1])[0]
+            images[key].append((p, bool(b["success"])))
+    pairs = right = 0.0
+    for grasps in images.values():
+        for p_ok, ok in grasps:
+            for p_bad, bad_ok in grasps:
+                if ok and not bad_ok:
+                    pairs += 1
+                    right += (p_ok > p_bad) + 0.5 * (p_ok == p_bad)
+    if not pairs:
+        raise ConfigError(f"{args.store}: no held-out image with both a successful and a failed grasp")
+    print(f"{args.checkpoint}: a successful grasp scores above a failed one from the same image in {right / pairs:.3f} "
+          f"of {int(pairs)} pairs ({len(images)} held-out images of {args.store})")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--env", default="robolearn/KukaDiverse-v0", help="registered env id or env TOML")
@@ -405,6 +446,12 @@ def main() -> None:
     rnk.add_argument("--steps", type=int, default=1,
                      help="rank at each of the first K steps (the image and command the policy had then)")  # fmt: skip
     rnk.set_defaults(run=rank)
+    rkb = sub.add_parser("rank-branches", help="within-image ranking on the held-out episodes of a dataset of branches")
+    rkb.add_argument("--checkpoint", required=True, help="GraspCNN checkpoint folder")
+    rkb.add_argument("--store", required=True, help="dataset of branches (robolearn branch)")
+    rkb.add_argument("--holdout", type=float, default=0.1, help="the training run's data.holdout")
+    rkb.add_argument("--split-seed", type=int, default=0, help="the training run's data.split_seed")
+    rkb.set_defaults(run=rank_branches)
     args = ap.parse_args()
     try:
         args.run(args)
