@@ -335,6 +335,19 @@ def outcomes(args) -> None:
     print_bins(rows)
 
 
+def ordered_pairs(groups) -> tuple[int, np.ndarray | float]:
+    """Over groups of (score, success): the pairs of a successful and a failed grasp of one group, and how many of
+    them the successful one scores above (ties count half); scores may be arrays (one per step)."""
+    pairs, right = 0, 0.0
+    for grasps in groups:
+        for p_ok, ok in grasps:
+            for p_bad, bad_ok in grasps:
+                if ok and not bad_ok:
+                    pairs += 1
+                    right = right + (p_ok > p_bad) + 0.5 * (p_ok == p_bad)
+    return pairs, right
+
+
 def rank(args) -> None:
     from collections import defaultdict
 
@@ -352,13 +365,7 @@ def rank(args) -> None:
             scores = [score({"rgb": e["rgb"][t], "state": e["state"][t]}, e["motor_command"][t : t + 1])[0]
                       for t in range(args.steps)]  # fmt: skip
             scenes[int(e["seed"])].append((np.array(scores), bool(e["success"])))
-    pairs, right = 0, np.zeros(args.steps)
-    for episodes in scenes.values():
-        for p_ok, ok in episodes:
-            for p_bad, bad_ok in episodes:
-                if ok and not bad_ok:
-                    pairs += 1
-                    right += (p_ok > p_bad) + 0.5 * (p_ok == p_bad)
+    pairs, right = ordered_pairs(scenes.values())
     if not pairs:
         raise ConfigError(
             f"{args.store}: no scene with both a successful and a failed episode (collect with repeats > 1)"
@@ -393,17 +400,11 @@ def rank_branches(args) -> None:
                 images[key].append((p, bool(src["success"])))
             p = score({"rgb": b["rgb"][t], "state": b["state"][t]}, b["motor_command"][t : t + 1])[0]
             images[key].append((p, bool(b["success"])))
-    pairs = right = 0.0
-    for grasps in images.values():
-        for p_ok, ok in grasps:
-            for p_bad, bad_ok in grasps:
-                if ok and not bad_ok:
-                    pairs += 1
-                    right += (p_ok > p_bad) + 0.5 * (p_ok == p_bad)
+    pairs, right = ordered_pairs(images.values())
     if not pairs:
         raise ConfigError(f"{args.store}: no held-out image with both a successful and a failed grasp")
     print(f"{args.checkpoint}: a successful grasp scores above a failed one from the same image in {right / pairs:.3f} "
-          f"of {int(pairs)} pairs ({len(images)} held-out images of {args.store})")  # fmt: skip
+          f"of {pairs} pairs ({len(images)} held-out images of {args.store})")  # fmt: skip
 
 
 def main() -> None:
