@@ -2,11 +2,10 @@
 relabelled with the branch's outcome (`robolearn branch`)."""
 
 import json
-import math
 
 import numpy as np
 
-from robolearn.collection.branch import play_branch, pose_of
+from robolearn.collection.branch import final_pose, play_branch, pose_of
 from robolearn.collection.record import record_episode
 from robolearn.data.info import open_dataset
 from robolearn.envs.grasp_env import GraspEnv
@@ -26,9 +25,7 @@ def test_a_branch_that_aims_where_the_episode_went_reproduces_its_outcome_and_po
             policy = OraclePolicy(env, rehearse=False)
             frames, values = record_episode(env, policy, seed)
             t = len(frames["action"]) - 1
-            final = pose_of(frames["state"][-1].astype(np.float64))[:4]
-            v = frames["motor_command"][-1]
-            final = final + np.array([v[0], v[1], v[2], math.atan2(v[3], v[4])])
+            final = final_pose(frames["state"], frames["motor_command"])
 
             def aim(e, target=policy.target):
                 centre, axis, _, _ = grasp_frame(e.world, target)

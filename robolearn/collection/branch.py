@@ -52,6 +52,14 @@ def pose_of(state: np.ndarray) -> np.ndarray:
     return np.concatenate([state[..., :3], np.arctan2(state[..., 3:4], state[..., 4:5])], axis=-1)
 
 
+def final_pose(states: np.ndarray, motor_commands: np.ndarray) -> np.ndarray:
+    """The pose p_T [x, y, z, yaw] where a recorded episode grasped: p_t + v_t at its last frame."""
+    from robolearn.collection.record import yaw_of
+
+    v = motor_commands[-1]
+    return pose_of(np.asarray(states[-1], np.float64)) + np.array([v[0], v[1], v[2], yaw_of(v)])
+
+
 def play_branch(env, seed: int, actions: np.ndarray, t: int, aim: Any) -> tuple[bool, list[float], np.ndarray] | None:
     """Replay `actions[:t]` of the episode of env `seed`, then steer toward `aim` until the grasp.
 
@@ -82,8 +90,9 @@ def branch_episode(env, episode: dict[str, np.ndarray], seed: int, rng: np.rando
 
     states = np.asarray(episode["state"])
     poses = pose_of(states.astype(np.float64))
-    final = poses[-1] + _undo(episode["motor_command"][-1])  # p_T = p_t + v_t at the last frame
+    final = final_pose(states, episode["motor_command"])
     t = int(rng.integers(len(states)))
+    prefix = {k: np.asarray(episode[k][: t + 1]) for k in (*IMAGE_KEYS, "state") if k in episode}
     out = []
     for b in range(cfg.branches):
         near = rng.random() < cfg.near_source
@@ -106,7 +115,7 @@ def branch_episode(env, episode: dict[str, np.ndarray], seed: int, rng: np.rando
         if played is None:
             return []
         success, pose, first = played
-        frames = {k: np.asarray(episode[k][: t + 1]) for k in (*IMAGE_KEYS, "state") if k in episode}
+        frames = dict(prefix)
         frames["action"] = np.concatenate([episode["action"][:t], first[None]]).astype(np.float32)
         frames["motor_command"] = motor_commands(poses[: t + 1], np.asarray(pose))
         out.append((frames, {"success": success, "branch": b, "step": t}))
@@ -117,22 +126,16 @@ class ReplayMismatch(Exception):
     """A replayed episode did not reach the gripper pose its store recorded."""
 
 
-def _undo(v: np.ndarray) -> np.ndarray:
-    """[dx, dy, dz, dyaw] of a motor command (dx, dy, dz, sin, cos)."""
-    return np.array([v[0], v[1], v[2], math.atan2(float(v[3]), float(v[4]))])
-
-
-def plan(cfg: BranchConfig) -> list[tuple[int, int]]:
-    """(source shard, episode) pairs to branch, in a random order fixed by the seed."""
-    stores = open_dataset(cfg.source)
+def plan(cfg: BranchConfig, stores: list[EpisodeStore]) -> list[tuple[int, int]]:
+    """(source shard, episode) pairs of the source `stores` to branch, in a random order fixed by the seed."""
     pairs = [(s, k) for s, store in enumerate(stores) for k in range(store.n_episodes)]
     order = np.random.default_rng(cfg.seed).permutation(len(pairs))
     return [pairs[i] for i in order[: cfg.episodes]]
 
 
-def prepare(cfg: BranchConfig) -> dict[str, Any]:
-    """Check the source and target; write the new dataset's campaign.json (the source's env); its manifest."""
-    stores = open_dataset(cfg.source)
+def prepare(cfg: BranchConfig, stores: list[EpisodeStore]) -> dict[str, Any]:
+    """Check the source (its `stores`) and target; write the new dataset's campaign.json (the source's env); its
+    manifest."""
     manifest = campaign_manifest(cfg.source)
     if manifest is None:
         raise ConfigError(f"{cfg.source}: not a collected dataset (no campaign.json); branching replays "
@@ -184,8 +187,9 @@ def run(cfg: BranchConfig, *, progress: bool = True) -> dict[str, Any]:
     """Branch the planned source episodes on `cfg.workers` processes; a JSON-able summary."""
     from tqdm import tqdm
 
-    manifest = prepare(cfg)
-    todo = [(i, s, k) for i, (s, k) in enumerate(plan(cfg))]
+    stores = open_dataset(cfg.source)
+    manifest = prepare(cfg, stores)
+    todo = [(i, s, k) for i, (s, k) in enumerate(plan(cfg, stores))]
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     chunks = [todo[w :: cfg.workers] for w in range(cfg.workers)]
