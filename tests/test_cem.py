@@ -160,6 +160,42 @@ def test_with_the_height_hack_the_servo_searches_where_the_env_will_close_the_gr
         assert height == pytest.approx(z, abs=1e-6)
 
 
+def test_planned_command_heights_are_the_heights_the_servo_searches():
+    """data.command_height = planned: a late grasp's commands (the gripper closed after the 8th action, at 0.02 m,
+    not after the 7th at 0.08 m) end where the servo would have searched from each frame; x, y and yaw stay."""
+    import torch
+
+    from robolearn.collection.record import motor_commands
+    from robolearn.train.grasp import planned_heights
+
+    diverse = load_env_config("robolearn/KukaDiverse-v0")
+    servo = CEMServo(Peak([0, 0, 0, 0]), diverse, seed=0)
+    poses = np.array([[0.57 + 0.005 * t, 0.02, 0.5 - 0.06 * t, 0.1 * t] for t in range(8)])
+    states = np.stack([obs_at(pose[:3], pose[3], used=t / 8)["state"] for t, pose in enumerate(poses)])
+    recorded = motor_commands(poses, np.array([0.6, 0.0, 0.02, 0.3]))
+    planned = planned_heights({"state": torch.from_numpy(states), "motor_command": torch.from_numpy(recorded)},
+                              diverse.task)["motor_command"].numpy()  # fmt: skip
+    for state, command in zip(states, planned):
+        pos, _, left = servo._pose({"state": state})
+        assert command[2] == pytest.approx(servo._bounds(pos, left)[0][2], abs=1e-6)
+    np.testing.assert_allclose(poses[:, 2] + planned[:, 2], [0.08] * 7 + [0.02], atol=1e-6)
+    np.testing.assert_array_equal(np.delete(planned, 2, axis=1), np.delete(recorded, 2, axis=1))
+
+
+def test_planned_command_heights_need_one_descent_under_the_height_hack():
+    from robolearn.config import ConfigError
+    from robolearn.train.grasp import dataset_task
+
+    def manifest(**task):
+        return {"env_config": {"task": {**load_env_config("robolearn/KukaDiverse-v0").task.model_dump(), **task}}}
+
+    assert dataset_task({"a": manifest(), "b": manifest(success_height=0.3)}).grasp_height == 0.1
+    for manifests, words in (({"a": None}, "campaign.json"), ({"a": manifest(height_hack=False)}, "height hack"),
+                             ({"a": manifest(), "b": manifest(dv=0.05)}, "another descent")):  # fmt: skip
+        with pytest.raises(ConfigError, match=words):
+            dataset_task(manifests)
+
+
 def test_steps_to_grasp_counts_the_descent_to_the_grasp_height():
     assert steps_to_grasp(0.5, 0.1, 0.06) == 7  # 0.44, 0.38, ..., 0.08
     assert steps_to_grasp(0.14, 0.1, 0.06) == 1

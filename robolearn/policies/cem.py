@@ -29,7 +29,6 @@ target height at or below the grasp height (`steps_to_grasp`), and every command
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -66,15 +65,33 @@ class CEMConfig(Config):
     )
 
 
-def steps_to_grasp(z: float, grasp_height: float, dv: float) -> int:
+def steps_to_grasp(z, grasp_height: float, dv: float):
     """Under the height hack: the actions after which the grasp closes, for a gripper target at height `z`.
 
     The target descends `dv` an action and the env grasps once the end effector is at or below
     `grasp_height`, so the grasp closes at the first target height at or below it (KukaDiverse: from 0.5 m,
     after 7 actions, at 0.08 m), or one action later where the arm lags its target. Searching commands
     that end `dv` times the steps to `max_steps` below instead (0.02 m) read the spatial scorer out 3 px,
-    4.2 cm on the tray, from where the gripper would close (docs/RESULTS.md)."""
-    return max(math.ceil((z - grasp_height) / dv - 1e-6), 1)
+    4.2 cm on the tray, from where the gripper would close (docs/RESULTS.md). `z` a number or an array."""
+    return np.maximum(np.ceil((np.asarray(z) - grasp_height) / dv - 1e-6), 1).astype(np.int64)
+
+
+def actions_left(state: np.ndarray, task) -> np.ndarray:
+    """The actions the servo expects before the grasp, for gripper states (..., 7): the steps the episode has
+    left, and under the height hack no more than `steps_to_grasp` from the target's height (at least 1)."""
+    state = np.asarray(state, np.float64)
+    left = np.maximum(np.round((1 - state[..., 6]) * task.max_steps), 1)
+    if task.height_hack:
+        left = np.minimum(left, steps_to_grasp(state[..., 2], task.grasp_height, task.dv))
+    return left.astype(np.int64)
+
+
+def planned_drop(z, actions, task):
+    """Under the height hack, the height change (m) of the commands the servo searches from a gripper target at
+    height `z` with `actions` left before the grasp (`actions_left`): the env's descent, as far as the workspace's
+    floor. Numbers or arrays."""
+    z = np.asarray(z, np.float64)
+    return np.maximum(task.workspace_low[2], z - task.dv * np.asarray(actions)) - z
 
 
 def motor_command(v: np.ndarray) -> np.ndarray:
@@ -130,13 +147,8 @@ class CEMServo:
     # -- geometry --------------------------------------------------------------------------------
     def _pose(self, obs) -> tuple[np.ndarray, float, int]:
         """The gripper target's position and yaw, and the actions left before the grasp closes."""
-        tc = self.env_config.task
         s = obs["state"]
-        pos = np.asarray(s[:3], np.float64)
-        steps_left = max(round((1 - float(s[6])) * tc.max_steps), 1)
-        if tc.height_hack:
-            steps_left = min(steps_left, steps_to_grasp(float(pos[2]), tc.grasp_height, tc.dv))
-        return pos, float(np.arctan2(s[3], s[4])), steps_left
+        return np.asarray(s[:3], np.float64), float(np.arctan2(s[3], s[4])), int(actions_left(s, self.env_config.task))
 
     def _bounds(self, pos: np.ndarray, steps_left: int) -> tuple[np.ndarray, np.ndarray]:
         tc = self.env_config.task
@@ -144,7 +156,7 @@ class CEMServo:
         lo = np.maximum(np.asarray(tc.workspace_low) - pos, -reach)
         hi = np.minimum(np.asarray(tc.workspace_high) - pos, reach)
         if tc.height_hack:  # the height is not the policy's: it descends dv a step
-            lo[2] = hi[2] = max(tc.workspace_low[2], pos[2] - reach) - pos[2]
+            lo[2] = hi[2] = planned_drop(pos[2], steps_left, tc)
         elif self.cem.descend == "full_speed":  # every command ends at the grasp height, or as low as it can reach
             lo[2] = hi[2] = max(tc.workspace_low[2], tc.grasp_height, pos[2] - reach) - pos[2]
         turn = tc.da * steps_left

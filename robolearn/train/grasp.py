@@ -58,6 +58,13 @@ class DataConfig(Config):
         description="half the frames as in the world mirrored in the camera's vertical plane: the image flipped "
         "left to right, the gripper's pose and command reflected (a fixed, level camera)",
     )
+    command_height: Literal["recorded", "planned"] = Field(
+        "recorded",
+        description="recorded: each frame's command ends where its episode's grasp closed (Levine's v = p_T - p_t); "
+        "planned (envs with the height hack): at the height the CEM servo plans for from that frame, the first "
+        "target height at or below the grasp height. A grasp that closed an action late (a finger on an object) then "
+        "counts against where it was aimed, and its height no longer tells the model it was late",
+    )
 
 
 class OptimConfig(Config):
@@ -157,13 +164,51 @@ def dataset_camera(manifests: dict[str, dict | None]) -> tuple[float, ...]:
     return tuple(float(v) for v in m.ravel())
 
 
+def dataset_task(manifests: dict[str, dict | None]):
+    """The task settings (TaskConfig) under which every dataset was collected (url: its campaign.json), for
+    data.command_height = planned: the height hack, and one descent for all."""
+    from robolearn.envs.config import TaskConfig
+
+    found = {}
+    for url, manifest in manifests.items():
+        if manifest is None:
+            raise ConfigError(f"{url}: data.command_height = planned needs the task the data was collected in, and "
+                              "this store has no campaign.json; use command_height = recorded")  # fmt: skip
+        task = TaskConfig(**manifest["env_config"]["task"])
+        if not task.height_hack:
+            raise ConfigError(f"{url}: collected without the height hack; data.command_height = planned is for envs "
+                              "whose gripper descends on its own (KukaDiverse-v0); use command_height = recorded")  # fmt: skip
+        found[url] = task
+    (first, task), *rest = found.items()
+    keys = ("max_steps", "dv", "grasp_height", "workspace_low")
+    for url, other in rest:
+        if any(getattr(task, k) != getattr(other, k) for k in keys):
+            raise ConfigError(f"{url}: collected with another descent ({', '.join(keys)}) than {first}; "
+                              "data.command_height = planned needs one")  # fmt: skip
+    return task
+
+
+def planned_heights(batch: dict[str, torch.Tensor], task) -> dict[str, torch.Tensor]:
+    """data.command_height = planned: each command's height change replaced by the one the servo searches from the
+    frame's gripper state (robolearn.policies.cem.planned_drop)."""
+    from robolearn.policies.cem import actions_left, planned_drop
+
+    state = batch["state"].numpy()
+    command = batch["motor_command"].clone()
+    command[:, 2] = torch.from_numpy(planned_drop(state[:, 2], actions_left(state, task), task))
+    return {**batch, "motor_command": command}
+
+
 def evaluate(model: torch.nn.Module, selections, device, batch_size: int = 256,
-             extra: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
-    """Loss, accuracy, ROC AUC and calibration over every frame of the validation episodes."""
+             extra: tuple[str, ...] = (), task=None) -> dict[str, Any]:  # fmt: skip
+    """Loss, accuracy, ROC AUC and calibration over every frame of the validation episodes (`task`: heights as
+    data.command_height = planned)."""
     model.eval()
     logits, labels = [], []
     with torch.no_grad():
         for batch in iterate_all(selections, batch_size, extra):
+            if task is not None:
+                batch = planned_heights(batch, task)
             out, _ = model({k: v.to(device) for k, v in batch.items() if k != "success"})
             logits.append(out.float().cpu().numpy())
             labels.append(batch["success"].numpy())
@@ -213,6 +258,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
                                   "no segmentation masks; collect with [camera] segmentation = true in the env TOML")  # fmt: skip
         extra += ("segmentation",)  # training reads the masks; validation scores grasps alone
     val_extra = tuple(k for k in extra if k != "segmentation")
+    task = None
+    if cfg.data.command_height == "planned":
+        if not mcfg.state_input:
+            raise ConfigError(f"{source}: data.command_height = planned reads each frame's gripper height from its "
+                              "state; set model.state_input = true")  # fmt: skip
+        task = dataset_task(manifests)
     mirror_camera = (mcfg.camera or dataset_camera(manifests)) if cfg.data.mirror else None
     if mirror_camera is not None:
         if cfg.data.pad:
@@ -303,7 +354,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
 
     def validate_now(step: int) -> dict[str, Any]:
         nonlocal best_auc
-        report = evaluate(raw, val_sel, acc.device, extra=val_extra)
+        report = evaluate(raw, val_sel, acc.device, extra=val_extra, task=task)
         if acc.is_main_process and report["auc"] is not None and (best_auc is None or report["auc"] > best_auc):
             best_auc = report["auc"]  # early stopping by validation AUC: out/best is the best model so far
             checkpoint.save(best_dir, model=raw, model_name="GraspCNN", model_config=mcfg.model_dump(), step=step,
@@ -327,6 +378,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     t_fetch = time.perf_counter()
     for step in range(start, cfg.steps):
         batch = next(batches)
+        if task is not None:
+            batch = planned_heights(batch, task)
         t_step = time.perf_counter()
         if step == start:  # worker processes starting and buffers filling: not throughput
             startup, t0 = t_step - t0, t_step
