@@ -10,6 +10,9 @@ reports' per-seed outcomes as one CSV (--csv) and prints, or writes (--md), two 
 policy's success and its paired difference from every other new policy, and from each earlier column. A
 difference is the mean per-scene difference with a 95% normal interval
 (robolearn.evaluation.report.paired_difference); every source must cover the same seeds.
+
+With --pool, runs on different seeds join: a policy named in several reports (or a column of the same name in
+several CSVs of one folder) counts every seed of all of them, e.g. two sets of 500 scenes as one of 1,000.
 """
 
 from __future__ import annotations
@@ -33,7 +36,19 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def read_reports(paths: list[str]) -> dict[str, Outcomes]:
+def join(out: dict[str, Outcomes], name: str, outcomes: Outcomes, where: str, pool: bool) -> None:
+    """Add a source's outcomes under `name`: beside the others (renamed by `where`), or with --pool after them."""
+    if name not in out:
+        out[name] = list(outcomes)
+    elif not pool:
+        out[f"{name} ({where})"] = list(outcomes)
+    elif {e["seed"] for e in out[name]} & {e["seed"] for e in outcomes}:
+        fail(f"--pool: {name} in {where} repeats seeds it already has; pool runs on disjoint seeds")
+    else:
+        out[name] += outcomes
+
+
+def read_reports(paths: list[str], pool: bool = False) -> dict[str, Outcomes]:
     out: dict[str, Outcomes] = {}
     for path in paths:
         try:
@@ -41,11 +56,11 @@ def read_reports(paths: list[str]) -> dict[str, Outcomes]:
         except (OSError, ValueError, KeyError) as e:
             fail(f"{path}: not a robolearn eval report.json ({e.__class__.__name__}: {e})")
         for name, result in policies.items():
-            out[name if name not in out else f"{name} ({path})"] = result["per_episode"]
+            join(out, name, result["per_episode"], path, pool)
     return out
 
 
-def read_columns(specs: list[str]) -> dict[str, Outcomes]:
+def read_columns(specs: list[str], pool: bool = False) -> dict[str, Outcomes]:
     out: dict[str, Outcomes] = {}
     for spec in specs:
         path, _, column = spec.partition(":") if spec.count(":") == 1 else (spec, "", "")
@@ -57,9 +72,8 @@ def read_columns(specs: list[str]) -> dict[str, Outcomes]:
         for c in [column] if column else columns:
             if c not in columns:
                 fail(f"--earlier {spec}: no column {c!r}; {path} has {', '.join(columns)}")
-            out[f"{c} ({Path(path).parent.name})"] = [
-                {"seed": int(r["seed"]), "success": bool(int(r[c]))} for r in rows
-            ]
+            outcomes = [{"seed": int(r["seed"]), "success": bool(int(r[c]))} for r in rows]
+            join(out, f"{c} ({Path(path).parent.name})", outcomes, path, pool)
     return out
 
 
@@ -94,8 +108,9 @@ def main() -> None:
     ap.add_argument("--earlier", action="append", default=[], help="FILE.csv:COLUMN (or FILE.csv) of per-seed outcomes")
     ap.add_argument("--csv", help="write the reports' per-seed outcomes here")
     ap.add_argument("--md", help="write the tables here instead of printing them")
+    ap.add_argument("--pool", action="store_true", help="join the runs of a policy (or column) on different seeds")
     args = ap.parse_args()
-    new, earlier = read_reports(args.reports), read_columns(args.earlier)
+    new, earlier = read_reports(args.reports, args.pool), read_columns(args.earlier, args.pool)
     text = tables(new, earlier)
     if args.csv:
         seeds = sorted({e["seed"] for v in new.values() for e in v})

@@ -119,6 +119,35 @@ def test_paired_script_reads_reports_and_earlier_columns_on_the_same_seeds(tmp_p
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no column 'nope'" in bad.stderr
 
 
+def test_paired_script_pools_runs_on_disjoint_seeds(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "paired.py"
+    reports = []
+    for k, (a, b) in enumerate((([1, 1, 0, 1], [1, 0, 0, 0]), ([1, 1, 1, 1], [0, 1, 1, 0]))):
+        reports.append(tmp_path / f"r{k}.json")
+        reports[-1].write_text(json.dumps({"policies": {"a": {"per_episode": _episodes(a, first_seed=10 * k)},
+                                                        "b": {"per_episode": _episodes(b, first_seed=10 * k)}}}))  # fmt: skip
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    for k, col in enumerate(([0, 0, 0, 0], [1, 1, 1, 1])):
+        (earlier / f"set{k}.csv").write_text("seed,old\n" + "".join(f"{10 * k + i},{v}\n" for i, v in enumerate(col)))
+    run = subprocess.run([sys.executable, str(script), *map(str, reports), "--pool", "--earlier", str(earlier / "set0.csv"),
+                          "--earlier", str(earlier / "set1.csv")], capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    # a: 7 of 8, b: 3 of 8; per seed a - b: 0 1 0 1 1 0 0 1; a - old: 1 1 0 1 0 0 0 0
+    assert lines[2].startswith("| a | 87.5% |  | +50.0 (") and lines[3].startswith("| b | 37.5% |")
+    assert "vs old (earlier) (50.0%)" in lines[-4] and lines[-2].startswith("| a | +37.5 (")
+    unpooled = subprocess.run([sys.executable, str(script), *map(str, reports)], capture_output=True, text=True)
+    assert unpooled.returncode == 2 and "same episode seeds" in unpooled.stderr  # a (r1.json) beside a: other seeds
+    twice = subprocess.run([sys.executable, str(script), str(reports[0]), str(reports[0]), "--pool"],
+                           capture_output=True, text=True)  # fmt: skip
+    assert twice.returncode == 2 and "repeats seeds" in twice.stderr and twice.stderr.count("\n") == 1
+
+
 def test_cli_eval_writes_report_and_gif(tmp_path, run_cli):
     out, gif = tmp_path / "r.json", tmp_path / "e.gif"
     result = run_cli("eval", "--env", "robolearn/KukaDiverse-v0", "--policy", "random", "-n", "2",
