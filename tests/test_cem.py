@@ -160,29 +160,36 @@ def test_with_the_height_hack_the_servo_searches_where_the_env_will_close_the_gr
         assert height == pytest.approx(z, abs=1e-6)
 
 
-def test_planned_command_heights_are_the_heights_the_servo_searches():
-    """data.command_height = planned: a late grasp's commands (the gripper closed after the 8th action, at 0.02 m,
-    not after the 7th at 0.08 m) end where the servo would have searched from each frame; x, y and yaw stay."""
-    import torch
-
+def test_planned_commands_end_where_the_servo_planned_the_grasp(tmp_path):
+    """data.commands = planned: in an episode whose grasp closed an action late (after the 8th action, at 0.02 m,
+    the gripper having moved on), the first 7 frames' commands end at the pose after the 7th action, where the
+    servo planned the grasp, at the height it searches from each frame; the last frame's, and an on-time
+    episode's, are the recorded ones."""
     from robolearn.collection.record import motor_commands
-    from robolearn.train.grasp import planned_heights
+    from robolearn.data.store import EpisodeStore, Feature
+    from robolearn.train.grasp import planned_commands
 
     diverse = load_env_config("robolearn/KukaDiverse-v0")
     servo = CEMServo(Peak([0, 0, 0, 0]), diverse, seed=0)
+    store = EpisodeStore.create(tmp_path / "s.zarr", frame_features={"state": Feature((7,), "float32"),
+                                "motor_command": Feature((5,), "float32")}, episode_features={})  # fmt: skip
     poses = np.array([[0.57 + 0.005 * t, 0.02, 0.5 - 0.06 * t, 0.1 * t] for t in range(8)])
-    states = np.stack([obs_at(pose[:3], pose[3], used=t / 8)["state"] for t, pose in enumerate(poses)])
-    recorded = motor_commands(poses, np.array([0.6, 0.0, 0.02, 0.3]))
-    planned = planned_heights({"state": torch.from_numpy(states), "motor_command": torch.from_numpy(recorded)},
-                              diverse.task)["motor_command"].numpy()  # fmt: skip
-    for state, command in zip(states, planned):
-        pos, _, left = servo._pose({"state": state})
+    final = np.array([0.6, 0.0, 0.02, 0.3])  # after the 8th action, 4 cm on
+    for steps, end in ((7, poses[7]), (8, final)):  # on time: the grasp closed at the pose after 7 actions
+        states = np.stack([obs_at(pose[:3], pose[3], used=t / 8)["state"] for t, pose in enumerate(poses[:steps])])
+        store.add_episode({"state": states, "motor_command": motor_commands(poses[:steps], end)}, {})
+    recorded = store.group["data/motor_command"][:]
+    planned = planned_commands(store, diverse.task)
+    np.testing.assert_allclose(planned[:7], recorded[:7], atol=1e-6)  # on time: as recorded
+    late, late_recorded = planned[7:], recorded[7:]
+    np.testing.assert_allclose(late[:7], motor_commands(poses[:7], poses[7]), atol=1e-6)
+    np.testing.assert_allclose(late[7], late_recorded[7], atol=1e-6)
+    for t, command in enumerate(late):
+        pos, _, left = servo._pose(obs_at(poses[t, :3], poses[t, 3], used=t / 8))
         assert command[2] == pytest.approx(servo._bounds(pos, left)[0][2], abs=1e-6)
-    np.testing.assert_allclose(poses[:, 2] + planned[:, 2], [0.08] * 7 + [0.02], atol=1e-6)
-    np.testing.assert_array_equal(np.delete(planned, 2, axis=1), np.delete(recorded, 2, axis=1))
 
 
-def test_planned_command_heights_need_one_descent_under_the_height_hack():
+def test_planned_commands_need_one_descent_under_the_height_hack():
     from robolearn.config import ConfigError
     from robolearn.train.grasp import dataset_task
 

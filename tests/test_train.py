@@ -175,11 +175,8 @@ def test_bad_training_input_is_one_line_with_exit_code_2(tmp_path, blob_store, r
     one_line_error(run_cli("train", str(write_config(mirrored, blob_store, data={"mirror": True, "pad": 0},
                                                      model={"camera": rolled})), "--out", str(tmp_path / "d")),
                    "data.mirror", "roll 0")  # fmt: skip
-    planned = {"command_height": "planned"}
-    one_line_error(run_cli("train", str(write_config(mirrored, blob_store, data=planned)), "--out", str(tmp_path / "e")),
-                   "state_input = true")  # fmt: skip
-    one_line_error(run_cli("train", str(write_config(mirrored, blob_store, data=planned, model={"state_input": True})),
-                           "--out", str(tmp_path / "e")), "blob.zarr", "command_height = planned", "campaign.json")  # fmt: skip
+    one_line_error(run_cli("train", str(write_config(mirrored, blob_store, data={"commands": "planned"})), "--out",
+                           str(tmp_path / "e")), "blob.zarr", "commands = planned", "campaign.json")  # fmt: skip
 
 
 def test_more_processes_than_gpus_on_a_machine_is_refused(tmp_path, blob_store, monkeypatch):

@@ -48,8 +48,8 @@ def features(config: EnvConfig) -> tuple[dict[str, Feature], dict[str, Feature]]
 
 
 def motor_commands(poses: np.ndarray, final: np.ndarray) -> np.ndarray:
-    """(T, 5) v_t = p_T - p_t for poses (T, 4) of [x, y, z, yaw] and the final pose (4,)."""
-    d = final[None, :] - poses
+    """(T, 5) v_t = p_T - p_t for poses (T, 4) of [x, y, z, yaw] and the final pose (4,), or each frame's (T, 4)."""
+    d = np.asarray(final) - poses
     return np.concatenate([d[:, :3], np.sin(d[:, 3:4]), np.cos(d[:, 3:4])], axis=1).astype(np.float32)
 
 

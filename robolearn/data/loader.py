@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -33,13 +33,15 @@ UNIT_FRAMES = 32  # frames per read at least (whole chunks); see Selection.units
 
 @dataclass(frozen=True)
 class Selection:
-    """Episodes of one store chosen for a split; `success` per episode (E,), `chosen` (E,) bool."""
+    """Episodes of one store chosen for a split; `success` per episode (E,), `chosen` (E,) bool; `frames`:
+    per-frame arrays (the store's N frames) read in place of, or beside, the store's frame keys."""
 
     source: str
     ends: np.ndarray
     success: np.ndarray
     chosen: np.ndarray
     chunk: int
+    frames: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_frames(self) -> int:
@@ -209,8 +211,10 @@ class _Reader:
         if k not in self.arrays:
             g = EpisodeStore.open(self.selections[k].source).group
             self.arrays[k] = {key: g[f"data/{key}"] for key in (*NEEDED_FRAMES, *self.extra)}
-        mask, success = self.selections[k].labels(start, end)
-        out = {key: a[start:end][mask] for key, a in self.arrays[k].items()}
+        selection = self.selections[k]
+        mask, success = selection.labels(start, end)
+        out = {key: a[start:end][mask] for key, a in self.arrays[k].items() if key not in selection.frames}
+        out.update({key: a[start:end][mask] for key, a in selection.frames.items()})
         out["success"] = success[mask]
         return out
 

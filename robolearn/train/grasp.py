@@ -10,6 +10,7 @@ step; the learning rate is a function of the step and the data order a function 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -58,12 +59,12 @@ class DataConfig(Config):
         description="half the frames as in the world mirrored in the camera's vertical plane: the image flipped "
         "left to right, the gripper's pose and command reflected (a fixed, level camera)",
     )
-    command_height: Literal["recorded", "planned"] = Field(
+    commands: Literal["recorded", "planned"] = Field(
         "recorded",
-        description="recorded: each frame's command ends where its episode's grasp closed (Levine's v = p_T - p_t); "
-        "planned (envs with the height hack): at the height the CEM servo plans for from that frame, the first "
-        "target height at or below the grasp height. A grasp that closed an action late (a finger on an object) then "
-        "counts against where it was aimed, and its height no longer tells the model it was late",
+        description="recorded: each frame's motor command ends where its episode's grasp closed (Levine's v = p_T - "
+        "p_t); planned (envs with the height hack): at the pose the gripper had at the step the CEM servo plans the "
+        "grasp for from that frame. A grasp that closed an action late (a finger on an object) then counts against "
+        "the pose it was aimed at, not the one it closed at after one more move, 6 cm lower",
     )
 
 
@@ -166,49 +167,58 @@ def dataset_camera(manifests: dict[str, dict | None]) -> tuple[float, ...]:
 
 def dataset_task(manifests: dict[str, dict | None]):
     """The task settings (TaskConfig) under which every dataset was collected (url: its campaign.json), for
-    data.command_height = planned: the height hack, and one descent for all."""
+    data.commands = planned: the height hack, and one descent for all."""
     from robolearn.envs.config import TaskConfig
 
     found = {}
     for url, manifest in manifests.items():
         if manifest is None:
-            raise ConfigError(f"{url}: data.command_height = planned needs the task the data was collected in, and "
-                              "this store has no campaign.json; use command_height = recorded")  # fmt: skip
+            raise ConfigError(f"{url}: data.commands = planned needs the task the data was collected in, and this "
+                              "store has no campaign.json; use commands = recorded")  # fmt: skip
         task = TaskConfig(**manifest["env_config"]["task"])
         if not task.height_hack:
-            raise ConfigError(f"{url}: collected without the height hack; data.command_height = planned is for envs "
-                              "whose gripper descends on its own (KukaDiverse-v0); use command_height = recorded")  # fmt: skip
+            raise ConfigError(f"{url}: collected without the height hack; data.commands = planned is for envs whose "
+                              "gripper descends on its own (KukaDiverse-v0); use commands = recorded")  # fmt: skip
         found[url] = task
     (first, task), *rest = found.items()
     keys = ("max_steps", "dv", "grasp_height", "workspace_low")
     for url, other in rest:
         if any(getattr(task, k) != getattr(other, k) for k in keys):
             raise ConfigError(f"{url}: collected with another descent ({', '.join(keys)}) than {first}; "
-                              "data.command_height = planned needs one")  # fmt: skip
+                              "data.commands = planned needs one")  # fmt: skip
     return task
 
 
-def planned_heights(batch: dict[str, torch.Tensor], task) -> dict[str, torch.Tensor]:
-    """data.command_height = planned: each command's height change replaced by the one the servo searches from the
-    frame's gripper state (robolearn.policies.cem.planned_drop)."""
+def planned_commands(store: EpisodeStore, task) -> np.ndarray:
+    """data.commands = planned: each frame's motor command (N, 5) to the pose the gripper had at the step the servo
+    plans the grasp for from that frame (robolearn.policies.cem.actions_left). Where the episode ends before that
+    step (the grasp closed on time, or a branch stops there), the recorded final pose at the planned height."""
+    from robolearn.collection.branch import pose_of
+    from robolearn.collection.record import motor_commands
     from robolearn.policies.cem import actions_left, planned_drop
 
-    state = batch["state"].numpy()
-    command = batch["motor_command"].clone()
-    command[:, 2] = torch.from_numpy(planned_drop(state[:, 2], actions_left(state, task), task))
-    return {**batch, "motor_command": command}
+    state = np.asarray(store.group["data/state"][:], np.float64)
+    recorded = np.asarray(store.group["data/motor_command"][:], np.float64)
+    ends = store.episode_ends
+    lengths = np.diff(ends, prepend=0)
+    first = np.repeat(ends - lengths, lengths)
+    t = np.arange(len(state)) - first
+    left = actions_left(state, task)
+    pose = pose_of(state)
+    end = pose + np.concatenate([recorded[:, :3], np.arctan2(recorded[:, 3:4], recorded[:, 4:5])], axis=1)
+    end[:, 2] = pose[:, 2] + planned_drop(pose[:, 2], left, task)
+    reached = t + left < np.repeat(lengths, lengths)  # the episode went on past the planned step: a late grasp
+    end[reached] = pose[(first + t + left)[reached]]
+    return motor_commands(pose, end)
 
 
 def evaluate(model: torch.nn.Module, selections, device, batch_size: int = 256,
-             extra: tuple[str, ...] = (), task=None) -> dict[str, Any]:  # fmt: skip
-    """Loss, accuracy, ROC AUC and calibration over every frame of the validation episodes (`task`: heights as
-    data.command_height = planned)."""
+             extra: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+    """Loss, accuracy, ROC AUC and calibration over every frame of the validation episodes."""
     model.eval()
     logits, labels = [], []
     with torch.no_grad():
         for batch in iterate_all(selections, batch_size, extra):
-            if task is not None:
-                batch = planned_heights(batch, task)
             out, _ = model({k: v.to(device) for k, v in batch.items() if k != "success"})
             logits.append(out.float().cpu().numpy())
             labels.append(batch["success"].numpy())
@@ -258,12 +268,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
                                   "no segmentation masks; collect with [camera] segmentation = true in the env TOML")  # fmt: skip
         extra += ("segmentation",)  # training reads the masks; validation scores grasps alone
     val_extra = tuple(k for k in extra if k != "segmentation")
-    task = None
-    if cfg.data.command_height == "planned":
-        if not mcfg.state_input:
-            raise ConfigError(f"{source}: data.command_height = planned reads each frame's gripper height from its "
-                              "state; set model.state_input = true")  # fmt: skip
-        task = dataset_task(manifests)
     mirror_camera = (mcfg.camera or dataset_camera(manifests)) if cfg.data.mirror else None
     if mirror_camera is not None:
         if cfg.data.pad:
@@ -276,6 +280,15 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
                        part="train")  # fmt: skip
     val_sel = select(val_stores, holdout=0, split_seed=0, part="all") if val_stores else select(
         stores, holdout=cfg.data.holdout, split_seed=cfg.data.split_seed, part="holdout")  # fmt: skip
+    if cfg.data.commands == "planned":
+        task = dataset_task(manifests)
+        for s in [*stores, *val_stores]:
+            if "state" not in s.frame_features:
+                raise ConfigError(f"{s.source}: data.commands = planned reads the gripper's poses from the frames' "
+                                  "state, and this store has none")  # fmt: skip
+        planned = {s.source: {"motor_command": planned_commands(s, task)} for s in [*stores, *val_stores]}
+        train_sel, val_sel = ([dataclasses.replace(s, frames=planned[s.source]) for s in part]
+                              for part in (train_sel, val_sel))  # fmt: skip
     frames = sum(s.n_frames for s in train_sel)
     if not sum(s.n_frames for s in val_sel) and acc.is_main_process:
         print(f"warning: no validation episodes (holdout {cfg.data.holdout} of {sum(len(s.chosen) for s in val_sel)} "
@@ -354,7 +367,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
 
     def validate_now(step: int) -> dict[str, Any]:
         nonlocal best_auc
-        report = evaluate(raw, val_sel, acc.device, extra=val_extra, task=task)
+        report = evaluate(raw, val_sel, acc.device, extra=val_extra)
         if acc.is_main_process and report["auc"] is not None and (best_auc is None or report["auc"] > best_auc):
             best_auc = report["auc"]  # early stopping by validation AUC: out/best is the best model so far
             checkpoint.save(best_dir, model=raw, model_name="GraspCNN", model_config=mcfg.model_dump(), step=step,
@@ -378,8 +391,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     t_fetch = time.perf_counter()
     for step in range(start, cfg.steps):
         batch = next(batches)
-        if task is not None:
-            batch = planned_heights(batch, task)
         t_step = time.perf_counter()
         if step == start:  # worker processes starting and buffers filling: not throughput
             startup, t0 = t_step - t0, t_step
