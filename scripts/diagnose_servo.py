@@ -39,7 +39,11 @@
     # branches; only the episodes training held out (--holdout, --split-seed as the training run's data settings)
     python scripts/diagnose_servo.py rank-branches --checkpoint out/grasp_cnn/best --store out/branches
 
-All but `rank`, `rank-branches` and `outcomes` use KukaDiverse-v0 (or --env) on held-out objects and evaluation seeds from --seed on, the
+    # from `robolearn eval` reports (a policy's runs on different seeds pooled): how many actions each episode
+    # took before its grasp, and the success at each count (KukaDiverse-v0: 7 on time, 8 an action late)
+    python scripts/diagnose_servo.py steps out/eval_a/report.json out/eval_b/report.json
+
+All but `rank`, `rank-branches`, `outcomes` and `steps` use KukaDiverse-v0 (or --env) on held-out objects and evaluation seeds from --seed on, the
 seeds `robolearn eval` uses by default. docs/RESULTS.md reports what they found.
 """
 
@@ -407,6 +411,35 @@ def rank_branches(args) -> None:
           f"of {pairs} pairs ({len(images)} held-out images of {args.store})")  # fmt: skip
 
 
+def steps(args) -> None:
+    import json
+    from collections import Counter, defaultdict
+
+    counts: dict[str, Counter] = defaultdict(Counter)  # policy -> (actions, success) -> episodes
+    seen: dict[str, set] = defaultdict(set)
+    for path in args.reports:
+        try:
+            policies = json.loads(Path(path).read_text())["policies"]
+        except (OSError, ValueError, KeyError) as e:
+            raise ConfigError(f"{path}: not a robolearn eval report.json ({e.__class__.__name__}: {e})") from None
+        for name, result in policies.items():
+            seeds = {e["seed"] for e in result["per_episode"]}
+            if seeds & seen[name]:
+                raise ConfigError(f"{path}: {name} repeats seeds of an earlier report; pool runs on disjoint seeds")
+            seen[name] |= seeds
+            counts[name].update((e["steps"], bool(e["success"])) for e in result["per_episode"])
+    actions = sorted({n for c in counts.values() for n, _ in c})
+    print("| policy | episodes | " + " | ".join(f"{n} actions: share, success" for n in actions) + " |")
+    print("|---" * (len(actions) + 2) + "|")
+    for name, c in counts.items():
+        total = sum(c.values())
+        cells = []
+        for n in actions:
+            k = c[(n, True)] + c[(n, False)]
+            cells.append(f"{k / total:.1%}, {c[(n, True)] / k:.1%}" if k else "")
+        print(f"| {name} | {total} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--env", default="robolearn/KukaDiverse-v0", help="registered env id or env TOML")
@@ -453,6 +486,9 @@ def main() -> None:
     rkb.add_argument("--holdout", type=float, default=0.1, help="the training run's data.holdout")
     rkb.add_argument("--split-seed", type=int, default=0, help="the training run's data.split_seed")
     rkb.set_defaults(run=rank_branches)
+    stp = sub.add_parser("steps", help="from eval reports: actions before the grasp, and success at each count")
+    stp.add_argument("reports", nargs="+", help="robolearn eval report.json files (a policy's runs are pooled)")
+    stp.set_defaults(run=steps)
     args = ap.parse_args()
     try:
         args.run(args)

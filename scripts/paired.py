@@ -12,7 +12,7 @@ difference is the mean per-scene difference with a 95% normal interval
 (robolearn.evaluation.report.paired_difference); every source must cover the same seeds.
 
 With --pool, runs on different seeds join: a policy named in several reports (or a column of the same name in
-several CSVs of one folder) counts every seed of all of them, e.g. two sets of 500 scenes as one of 1,000.
+several CSVs) counts every seed of all of them, e.g. two sets of 500 scenes as one of 1,000.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def read_columns(specs: list[str], pool: bool = False) -> dict[str, Outcomes]:
             if c not in columns:
                 fail(f"--earlier {spec}: no column {c!r}; {path} has {', '.join(columns)}")
             outcomes = [{"seed": int(r["seed"]), "success": bool(int(r[c]))} for r in rows]
-            join(out, f"{c} ({Path(path).parent.name})", outcomes, path, pool)
+            join(out, c if pool else f"{c} ({Path(path).parent.name})", outcomes, path, pool)
     return out
 
 

@@ -130,17 +130,17 @@ def test_paired_script_pools_runs_on_disjoint_seeds(tmp_path):
         reports.append(tmp_path / f"r{k}.json")
         reports[-1].write_text(json.dumps({"policies": {"a": {"per_episode": _episodes(a, first_seed=10 * k)},
                                                         "b": {"per_episode": _episodes(b, first_seed=10 * k)}}}))  # fmt: skip
-    earlier = tmp_path / "earlier"
-    earlier.mkdir()
+    earlier = [tmp_path / f"earlier{k}" / "per_seed.csv" for k in range(2)]  # two results folders
     for k, col in enumerate(([0, 0, 0, 0], [1, 1, 1, 1])):
-        (earlier / f"set{k}.csv").write_text("seed,old\n" + "".join(f"{10 * k + i},{v}\n" for i, v in enumerate(col)))
-    run = subprocess.run([sys.executable, str(script), *map(str, reports), "--pool", "--earlier", str(earlier / "set0.csv"),
-                          "--earlier", str(earlier / "set1.csv")], capture_output=True, text=True)  # fmt: skip
+        earlier[k].parent.mkdir()
+        earlier[k].write_text("seed,old\n" + "".join(f"{10 * k + i},{v}\n" for i, v in enumerate(col)))
+    run = subprocess.run([sys.executable, str(script), *map(str, reports), "--pool", "--earlier", str(earlier[0]),
+                          "--earlier", str(earlier[1])], capture_output=True, text=True)  # fmt: skip
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     # a: 7 of 8, b: 3 of 8; per seed a - b: 0 1 0 1 1 0 0 1; a - old: 1 1 0 1 0 0 0 0
     assert lines[2].startswith("| a | 87.5% |  | +50.0 (") and lines[3].startswith("| b | 37.5% |")
-    assert "vs old (earlier) (50.0%)" in lines[-4] and lines[-2].startswith("| a | +37.5 (")
+    assert "vs old (50.0%)" in lines[-4] and lines[-2].startswith("| a | +37.5 (")
     unpooled = subprocess.run([sys.executable, str(script), *map(str, reports)], capture_output=True, text=True)
     assert unpooled.returncode == 2 and "same episode seeds" in unpooled.stderr  # a (r1.json) beside a: other seeds
     twice = subprocess.run([sys.executable, str(script), str(reports[0]), str(reports[0]), "--pool"],
@@ -226,3 +226,23 @@ def test_probe_aims_at_an_object_off_by_its_offset():
     finally:
         env.close()
     assert len(targets) > 2  # a random object, not the best-ranked one
+
+
+def test_diagnose_steps_counts_actions_before_the_grasp_over_pooled_reports(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "diagnose_servo.py"
+    reports = []
+    for k, episodes in enumerate(([(7, 1), (7, 1), (8, 0)], [(7, 0), (8, 1), (8, 0)])):
+        reports.append(tmp_path / f"r{k}.json")
+        per_episode = [{"seed": 10 * k + i, "steps": n, "success": bool(ok)} for i, (n, ok) in enumerate(episodes)]
+        reports[-1].write_text(json.dumps({"policies": {"servo": {"per_episode": per_episode}}}))
+    run = subprocess.run([sys.executable, str(script), "steps", *map(str, reports)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    # 6 episodes: 3 of 7 actions (2 successful), 3 of 8 (1 successful)
+    assert run.stdout.splitlines()[2] == "| servo | 6 | 50.0%, 66.7% | 50.0%, 33.3% |"
+    twice = subprocess.run([sys.executable, str(script), "steps", str(reports[0]), str(reports[0])],
+                           capture_output=True, text=True)  # fmt: skip
+    assert twice.returncode == 2 and "repeats seeds" in twice.stderr and twice.stderr.count("\n") == 1
