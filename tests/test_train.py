@@ -159,6 +159,10 @@ def test_bad_training_input_is_one_line_with_exit_code_2(tmp_path, blob_store, r
     (last / "model.safetensors").write_bytes(weights)
     one_line_error(run_cli("train", str(config), "--out", str(run), "--resume", "--batch-size", "8"),
                    "'data' differs")  # fmt: skip
+    older = json.loads(json.dumps(meta))  # a checkpoint from before data.commands existed resumes as its default
+    del older["train"]["data"]["commands"]
+    (last / "config.json").write_text(json.dumps(older))
+    assert run_cli("train", str(config), "--out", str(run), "--resume", "--steps", "6").returncode == 0
     one_line_error(run_cli("train", str(config), "--store", str(tmp_path / "nothing"), "--out", str(tmp_path / "c")),
                    "no such dataset")  # fmt: skip
 

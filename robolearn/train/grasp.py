@@ -332,8 +332,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
         meta = checkpoint.read_config(prior)
         if meta["model"] != "GraspCNN" or "train" not in meta:
             raise checkpoint.CheckpointError(f"{prior}: holds a {meta['model']} model, not a GraspCNN training run")
+        before = validate(TrainConfig, meta["train"], source=str(prior)).model_dump()  # later fields: their defaults
         for key in RESUME_KEYS:
-            if meta["train"][key] != run_meta["train"][key]:
+            if before[key] != run_meta["train"][key]:
                 raise ConfigError(f"--resume: '{key}' differs from the checkpoint's ({prior}); the run would not "
                                   "continue the same training")  # fmt: skip
         for key in ("processes", "loader_streams", "in_memory"):
