@@ -412,22 +412,15 @@ def rank_branches(args) -> None:
 
 
 def steps(args) -> None:
-    import json
-    from collections import Counter, defaultdict
+    from collections import Counter
 
-    counts: dict[str, Counter] = defaultdict(Counter)  # policy -> (actions, success) -> episodes
-    seen: dict[str, set] = defaultdict(set)
-    for path in args.reports:
-        try:
-            policies = json.loads(Path(path).read_text())["policies"]
-        except (OSError, ValueError, KeyError) as e:
-            raise ConfigError(f"{path}: not a robolearn eval report.json ({e.__class__.__name__}: {e})") from None
-        for name, result in policies.items():
-            seeds = {e["seed"] for e in result["per_episode"]}
-            if seeds & seen[name]:
-                raise ConfigError(f"{path}: {name} repeats seeds of an earlier report; pool runs on disjoint seeds")
-            seen[name] |= seeds
-            counts[name].update((e["steps"], bool(e["success"])) for e in result["per_episode"])
+    from robolearn.evaluation.report import read_outcomes
+
+    try:
+        outcomes = read_outcomes(args.reports, pool=True)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    counts = {name: Counter((e["steps"], bool(e["success"])) for e in v) for name, v in outcomes.items()}
     actions = sorted({n for c in counts.values() for n, _ in c})
     print("| policy | episodes | " + " | ".join(f"{n} actions: share, success" for n in actions) + " |")
     print("|---" * (len(actions) + 2) + "|")

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from robolearn.evaluation.report import paired_difference  # noqa: E402
+from robolearn.evaluation.report import join_outcomes, paired_difference, read_outcomes  # noqa: E402
 
 Outcomes = list[dict]  # [{"seed": int, "success": bool}], as a report's per_episode
 
@@ -36,28 +35,11 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def join(out: dict[str, Outcomes], name: str, outcomes: Outcomes, where: str, pool: bool) -> None:
-    """Add a source's outcomes under `name`: beside the others (renamed by `where`), or with --pool after them."""
-    if name not in out:
-        out[name] = list(outcomes)
-    elif not pool:
-        out[f"{name} ({where})"] = list(outcomes)
-    elif {e["seed"] for e in out[name]} & {e["seed"] for e in outcomes}:
-        fail(f"--pool: {name} in {where} repeats seeds it already has; pool runs on disjoint seeds")
-    else:
-        out[name] += outcomes
-
-
 def read_reports(paths: list[str], pool: bool = False) -> dict[str, Outcomes]:
-    out: dict[str, Outcomes] = {}
-    for path in paths:
-        try:
-            policies = json.loads(Path(path).read_text())["policies"]
-        except (OSError, ValueError, KeyError) as e:
-            fail(f"{path}: not a robolearn eval report.json ({e.__class__.__name__}: {e})")
-        for name, result in policies.items():
-            join(out, name, result["per_episode"], path, pool)
-    return out
+    try:
+        return read_outcomes(paths, pool)
+    except ValueError as e:
+        fail(str(e))
 
 
 def read_columns(specs: list[str], pool: bool = False) -> dict[str, Outcomes]:
@@ -73,7 +55,10 @@ def read_columns(specs: list[str], pool: bool = False) -> dict[str, Outcomes]:
             if c not in columns:
                 fail(f"--earlier {spec}: no column {c!r}; {path} has {', '.join(columns)}")
             outcomes = [{"seed": int(r["seed"]), "success": bool(int(r[c]))} for r in rows]
-            join(out, c if pool else f"{c} ({Path(path).parent.name})", outcomes, path, pool)
+            try:
+                join_outcomes(out, c if pool else f"{c} ({Path(path).parent.name})", outcomes, path, pool)
+            except ValueError as e:
+                fail(str(e))
     return out
 
 

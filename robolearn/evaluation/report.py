@@ -6,6 +6,35 @@ from pathlib import Path
 from typing import Any
 
 
+def join_outcomes(out: dict[str, list[dict]], name: str, outcomes: list[dict], where: str, pool: bool) -> None:
+    """Add a source's per-episode outcomes under `name`: beside the others (renamed by `where`), or, with `pool`,
+    after them; pooled runs must be on disjoint seeds (ValueError)."""
+    if name not in out:
+        out[name] = list(outcomes)
+    elif not pool:
+        out[f"{name} ({where})"] = list(outcomes)
+    elif {e["seed"] for e in out[name]} & {e["seed"] for e in outcomes}:
+        raise ValueError(f"{name} in {where} repeats seeds it already has; pool runs on disjoint seeds")
+    else:
+        out[name] += outcomes
+
+
+def read_outcomes(paths: list[str], pool: bool = False) -> dict[str, list[dict]]:
+    """Every policy's per-episode outcomes from `robolearn eval` report.json files (see `join_outcomes`);
+    ValueError naming a file that is not a report."""
+    import json
+
+    out: dict[str, list[dict]] = {}
+    for path in paths:
+        try:
+            policies = json.loads(Path(path).read_text())["policies"]
+        except (OSError, ValueError, KeyError) as e:
+            raise ValueError(f"{path}: not a robolearn eval report.json ({e.__class__.__name__}: {e})") from None
+        for name, result in policies.items():
+            join_outcomes(out, name, result["per_episode"], path, pool)
+    return out
+
+
 def paired_difference(a: list[dict], b: list[dict], z: float = 1.96) -> tuple[float, float, float]:
     """Success of `a` minus success of `b` over the same episode seeds (their `per_episode` lists), with a 95%
     normal interval over the per-seed differences. Pairing removes what the scenes share: two policies of
