@@ -52,12 +52,16 @@ def pose_of(state: np.ndarray) -> np.ndarray:
     return np.concatenate([state[..., :3], np.arctan2(state[..., 3:4], state[..., 4:5])], axis=-1)
 
 
+def command_ends(states: np.ndarray, motor_commands: np.ndarray) -> np.ndarray:
+    """(..., 4) the pose [x, y, z, yaw] each frame's motor command (..., 5) points at: p_t + v_t."""
+    v = np.asarray(motor_commands, np.float64)
+    turn = np.arctan2(v[..., 3:4], v[..., 4:5])
+    return pose_of(np.asarray(states, np.float64)) + np.concatenate([v[..., :3], turn], axis=-1)
+
+
 def final_pose(states: np.ndarray, motor_commands: np.ndarray) -> np.ndarray:
     """The pose p_T [x, y, z, yaw] where a recorded episode grasped: p_t + v_t at its last frame."""
-    from robolearn.collection.record import yaw_of
-
-    v = motor_commands[-1]
-    return pose_of(np.asarray(states[-1], np.float64)) + np.array([v[0], v[1], v[2], yaw_of(v)])
+    return command_ends(states[-1], motor_commands[-1])
 
 
 def play_branch(env, seed: int, actions: np.ndarray, t: int, aim: Any) -> tuple[bool, list[float], np.ndarray] | None:

@@ -193,19 +193,18 @@ def planned_commands(store: EpisodeStore, task) -> np.ndarray:
     """data.commands = planned: each frame's motor command (N, 5) to the pose the gripper had at the step the servo
     plans the grasp for from that frame (robolearn.policies.cem.actions_left). Where the episode ends before that
     step (the grasp closed on time, or a branch stops there), the recorded final pose at the planned height."""
-    from robolearn.collection.branch import pose_of
+    from robolearn.collection.branch import command_ends, pose_of
     from robolearn.collection.record import motor_commands
     from robolearn.policies.cem import actions_left, planned_drop
 
     state = np.asarray(store.group["data/state"][:], np.float64)
-    recorded = np.asarray(store.group["data/motor_command"][:], np.float64)
     ends = store.episode_ends
     lengths = np.diff(ends, prepend=0)
     first = np.repeat(ends - lengths, lengths)
     t = np.arange(len(state)) - first
     left = actions_left(state, task)
     pose = pose_of(state)
-    end = pose + np.concatenate([recorded[:, :3], np.arctan2(recorded[:, 3:4], recorded[:, 4:5])], axis=1)
+    end = command_ends(state, store.group["data/motor_command"][:])  # the recorded final poses
     end[:, 2] = pose[:, 2] + planned_drop(pose[:, 2], left, task)
     reached = t + left < np.repeat(lengths, lengths)  # the episode went on past the planned step: a late grasp
     end[reached] = pose[(first + t + left)[reached]]
