@@ -248,3 +248,27 @@ def test_mirror_averaged_scores_are_the_same_for_a_scene_and_its_mirror_image():
     a, b = averaged(obs, commands), averaged(seen, m["motor_command"].numpy())
     np.testing.assert_allclose(a, b, atol=1e-5)
     assert np.abs(plain(obs, commands) - plain(seen, m["motor_command"].numpy())).max() > 1e-3  # not trivially so
+
+
+def test_model_scorer_keeps_one_image_features_and_scores_each_image_as_the_model_does():
+    """The scorer reuses the latest image's feature map across CEM's batches: alternating two images (and a
+    changed state on the same image) must still give each its own scores, those of the model's forward pass."""
+    import torch
+
+    from robolearn.models import GraspCNN, GraspCNNConfig
+    from robolearn.policies.cem import model_scorer
+
+    torch.manual_seed(0)
+    model = GraspCNN(GraspCNNConfig.for_size(48, state_input=True, channels=8, fc=16)).eval()
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 256, (48, 48, 3), dtype=np.uint8) for _ in range(2)]
+    states = [obs_at((0.58, 0.03, 0.3), 0.7)["state"], obs_at((0.52, -0.05, 0.2), 0.4)["state"]]
+    commands = rng.uniform(-0.5, 0.5, (16, 5)).astype(np.float32)
+    score = model_scorer(model)
+    for img, st in [(0, 0), (1, 0), (1, 0), (0, 0), (0, 1)]:
+        got = score({"rgb": images[img], "state": states[st]}, commands)
+        with torch.no_grad():
+            logits, _ = model({"rgb": torch.from_numpy(np.repeat(images[img][None], 16, 0)),
+                               "motor_command": torch.from_numpy(commands),
+                               "state": torch.from_numpy(np.repeat(states[st][None], 16, 0))})  # fmt: skip
+        np.testing.assert_allclose(got, torch.sigmoid(logits).numpy(), atol=1e-5)

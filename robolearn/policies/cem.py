@@ -100,32 +100,37 @@ def motor_command(v: np.ndarray) -> np.ndarray:
 
 
 def model_scorer(model, device: str = "cpu", mirror_camera: Sequence[float] | None = None) -> Scorer:
-    """Score commands with a GraspCNN: the image tower runs once, the commands share its features. With
-    `mirror_camera` (the env's world-to-clip matrix), the mean of the score and the score in the mirror world
-    (`robolearn.data.loader.mirror`): the image flipped left to right, the pose and commands reflected."""
+    """Score commands with a GraspCNN: the image tower runs once an image, however many batches of commands CEM
+    scores against it (the latest image's feature map is kept). With `mirror_camera` (the env's world-to-clip
+    matrix), the mean of the score and the score in the mirror world (`robolearn.data.loader.mirror`): the image
+    flipped left to right, the pose and commands reflected."""
     import torch
 
     from robolearn.data.loader import mirror
 
     model = model.to(device).eval()
+    flip = torch.ones(1, dtype=torch.bool)  # broadcasts over the commands
+    latest: dict = {}  # "key": the image and state seen last; "views": their (feature map, state) in each world
 
-    def one(inputs: dict) -> torch.Tensor:
-        feats = model.features(inputs["rgb"], inputs.get("depth"))
-        c = inputs["motor_command"]
-        return torch.sigmoid(model.score(feats.expand(len(c), -1, -1, -1), c, inputs["state"].expand(len(c), -1)))
-
-    @torch.no_grad()
-    def score(obs: dict, commands: np.ndarray) -> np.ndarray:
+    def views(obs: dict) -> list:
         inputs = {"rgb": torch.from_numpy(np.ascontiguousarray(obs["rgb"]))[None].to(device),
-                  "motor_command": torch.from_numpy(commands).to(device),
                   "state": torch.from_numpy(np.asarray(obs["state"], np.float32))[None].to(device)}  # fmt: skip
         if "depth" in obs:
             inputs["depth"] = torch.from_numpy(np.asarray(obs["depth"], np.float32))[None].to(device)
-        p = one(inputs)
-        if mirror_camera is not None:
-            flipped = mirror(inputs, mirror_camera, torch.ones(1, dtype=torch.bool))  # broadcasts over the commands
-            p = (p + one(flipped)) / 2
-        return p.float().cpu().numpy()
+        worlds = [inputs] if mirror_camera is None else [inputs, mirror(inputs, mirror_camera, flip)]
+        return [(model.features(w["rgb"], w.get("depth")), w["state"]) for w in worlds]
+
+    @torch.no_grad()
+    def score(obs: dict, commands: np.ndarray) -> np.ndarray:
+        key = [np.asarray(obs[k]).tobytes() for k in ("rgb", "state", "depth") if k in obs]
+        if latest.get("key") != key:
+            latest.update(key=key, views=views(obs))
+        c = torch.from_numpy(commands).to(device)
+        p = 0
+        for i, (feats, state) in enumerate(latest["views"]):
+            ci = c if i == 0 else mirror({"motor_command": c}, mirror_camera, flip)["motor_command"]
+            p = p + torch.sigmoid(model.score(feats.expand(len(c), -1, -1, -1), ci, state.expand(len(c), -1)))
+        return (p / len(latest["views"])).float().cpu().numpy()
 
     return score
 
