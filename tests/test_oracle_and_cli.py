@@ -69,6 +69,12 @@ def test_wilson_interval():
     lo, hi = wilson_interval(18, 20)
     assert 0.68 < lo < 0.70 and 0.97 < hi < 0.98
     assert wilson_interval(5, 10)[0] == pytest.approx(1 - wilson_interval(5, 10)[1])
+    # the interval holds the rate itself, exactly at 0 and n successes too (6 of 6 once put it 2e-16 outside,
+    # and the report's success plot refused the negative error bar)
+    for n in range(1, 120):
+        for s in range(n + 1):
+            lo, hi = wilson_interval(s, n)
+            assert lo <= s / n <= hi, (s, n)
 
 
 def _episodes(outcomes, first_seed=0):

@@ -25,7 +25,8 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
     denom = 1 + z * z / n
     centre = (phat + z * z / (2 * n)) / denom
     half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # at 0 or n successes one end is phat itself; rounding can put it a hair on the wrong side
+    return (min(phat, max(0.0, centre - half)), max(phat, min(1.0, centre + half)))
 
 
 @dataclass
