@@ -239,6 +239,9 @@ def train_cmd(
     device: Annotated[str | None, typer.Option(help="override: auto | cpu")] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out from its latest checkpoint")] = False,
     init_from: Annotated[str | None, typer.Option(help="warm start from this checkpoint's weights")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="override: seed (initial weights, data order; not the holdout)")
+    ] = None,
 ) -> None:
     """Train the grasp-success CNN on stored episodes; checkpoints, TensorBoard logs, validation metrics.
 
@@ -247,7 +250,7 @@ def train_cmd(
     from robolearn.train.grasp import TrainConfig, train
 
     overrides: dict = {k: v for k, v in {"steps": steps, "out": out, "precision": precision, "device": device,
-                                         "init_from": init_from}.items() if v is not None}  # fmt: skip
+                                         "init_from": init_from, "seed": seed}.items() if v is not None}  # fmt: skip
     data = {k: v for k, v in {"stores": store, "val_stores": val_store, "batch_size": batch_size,
                               "workers": workers}.items() if v is not None}  # fmt: skip
     if data:

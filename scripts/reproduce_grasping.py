@@ -2,22 +2,31 @@
 
     round 0: collect with the scripted oracle mixed with random actions (epsilon) on training objects
              -> train the grasp CNN -> evaluate the CEM servo on held-out objects
-    round r: collect with the current CEM servo (epsilon exploration) -> add to the data -> retrain
-             (warm start from the last checkpoint) -> evaluate
+    round r: collect with the current CEM servo (epsilon exploration) -> add to the data -> train on all of
+             it from scratch -> evaluate
+    final:   train --ensemble - 1 more models on all the data (other seeds, two at a time); the servo scores
+             with their mean and searches --samples commands an iteration
     end:     one `robolearn eval` run of random, open-loop, CEM servo and oracle side by side
 
-Writes into --out: data/round-<r>/ (datasets), cnn/round-<r>/ (training runs), eval/ (the final
-comparison: report.json, comparison.md, success.png), learning_curve.png/.json, summary.json;
-prints the time it took. `--scale` multiplies every episode and step count.
+The defaults are the recipe of the KukaDiverse-v0 figures in docs/RESULTS.md (2026-12-06): 16,000 oracle-mix
+attempts with segmentation masks, a round of 8,000 of the servo's own, six models of policies/grasp_cnn_recipe.toml
+(auxiliary mask loss, mirror world, planned commands; 5,000 steps), 256 CEM samples with 16 elites. About
+3.5 hours on 2 cores at --scale 1.
 
-    python scripts/reproduce_grasping.py --scale 0.1            # minutes: a smoke run
-    python scripts/reproduce_grasping.py --scale 1 --rounds 3   # hours on 2 cores
+Writes into --out: data/round-<r>/ (datasets), cnn/round-<r>/ and cnn/member-<k>/ (training runs), eval/ (the
+final comparison: report.json, comparison.md, success.png), learning_curve.png/.json, summary.json; prints the
+time it took. `--scale` multiplies every episode and step count. A rerun continues where it stopped.
+
+    python scripts/reproduce_grasping.py --scale 0.02 --ensemble 2 --eval-episodes 20   # minutes: a smoke run
+    python scripts/reproduce_grasping.py                                                 # hours on 2 cores
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
+import os
 import subprocess
 import sys
 import time
@@ -33,50 +42,92 @@ from robolearn.evaluation.rollout import rollout_parallel, wilson_interval  # no
 from robolearn.policies.registry import PolicyConfig  # noqa: E402
 from robolearn.train.grasp import TrainConfig, train  # noqa: E402
 
+# The grasp CNN's training TOML. recipe: the KukaDiverse-v0 figures' (spatial readout, aux mask loss, mirror world,
+# planned commands); spatial: the spatial readout alone; levine: Levine et al.'s network (the command merged midway).
+MODELS = {"recipe": ROOT / "policies" / "grasp_cnn_recipe.toml", "spatial": ROOT / "policies" / "grasp_cnn_spatial.toml",
+          "levine": ROOT / "policies" / "grasp_cnn.toml"}  # fmt: skip
 
-def servo_settings(args) -> dict:
-    """The [cem] settings this run's servo uses, from the command line."""
-    return {"descend": args.descend, "commit_steps": args.commit_steps}
+
+def recipe(args) -> TrainConfig:
+    """The shipped training TOML, its steps scaled; planned commands only where the env has the height hack."""
+    cfg = load_toml(MODELS[args.model], TrainConfig)
+    commands = cfg.data.commands if load_env_config(args.env).task.height_hack else "recorded"
+    return cfg.model_copy(update={"steps": max(int(cfg.steps * args.scale), 1),
+                                  "data": cfg.data.model_copy(update={"commands": commands})})  # fmt: skip
 
 
-def collect(args, r: int, policy: str, episodes: int, checkpoint: str | None) -> dict:
-    cfg = CampaignConfig(env=args.env, objects="train", policy=policy, epsilon=args.epsilon if r == 0 else
-                         args.explore, down_bias=0.5, checkpoint=checkpoint, episodes=episodes, workers=args.workers,
-                         seed=100 + r, store=str(args.out / "data" / f"round-{r}"), cem=servo_settings(args))  # fmt: skip
-    env_config = load_env_config(cfg.env, objects={"split": cfg.objects}).model_dump(mode="json")
+def servo(args, checkpoints: list[str], name: str = "cem") -> PolicyConfig:
+    """The servo over `checkpoints` (their mean score), with this run's search and descent."""
+    return PolicyConfig(name=name, checkpoint=checkpoints[0], ensemble=checkpoints[1:],
+                        mirror_average=args.train.data.mirror,
+                        cem={"samples": args.samples, "elites": args.elites, "descend": args.descend,
+                             "commit_steps": args.commit_steps})  # fmt: skip
+
+
+def collect(args, r: int, episodes: int, checkpoint: str | None) -> str:
+    policy = servo(args, [checkpoint]) if checkpoint else None
+    cfg = CampaignConfig(env=args.env, objects="train", policy="mix" if r == 0 else "cem",
+                         epsilon=args.epsilon if r == 0 else args.explore, down_bias=0.5, checkpoint=checkpoint,
+                         mirror_average=bool(policy and policy.mirror_average), cem=policy.cem if policy else {},
+                         episodes=episodes, workers=args.workers, seed=100 + r, store=str(args.out / "data" / f"round-{r}"))  # fmt: skip
+    masks = {"camera": {"segmentation": True}} if args.train.model.get("aux_segmentation", 0) > 0 else {}
+    env_config = load_env_config(cfg.env, objects={"split": cfg.objects}, **masks).model_dump(mode="json")
     todo = prepare(cfg, env_config, resume=True)  # a rerun continues where it stopped
     summary = run_local(cfg, env_config, todo) if todo else {"collected": 0, "success_rate": None}
-    print(f"round {r}: collected {summary['collected']} episodes ({policy}), success {summary['success_rate']}")
-    return {"store": cfg.store, **summary}
+    print(f"round {r}: collected {summary['collected']} episodes ({cfg.policy}), success {summary['success_rate']}")
+    return cfg.store
 
 
-# The grasp CNN: its [model] section and random-shift setting come from the shipped training TOML.
-# levine: Levine et al.'s network (the command merged midway); spatial: the map read out where the
-# command lands (robolearn/models/grasp_cnn.py).
-MODELS = {"levine": ROOT / "policies" / "grasp_cnn.toml", "spatial": ROOT / "policies" / "grasp_cnn_spatial.toml"}
+def member(args, stores: list[str], name: str, seed: int) -> TrainConfig:
+    return args.train.model_copy(update={"seed": seed, "out": str(args.out / "cnn" / name),
+                                         "data": args.train.data.model_copy(update={"stores": stores})})  # fmt: skip
 
 
-def fit(args, r: int, stores: list[str], steps: int, init: str | None) -> str:
-    out = args.out / "cnn" / f"round-{r}"
-    final = out / "checkpoints" / f"step-{steps:07d}"
-    if final.exists():  # a rerun: this round is trained
-        return str(out / "best") if (out / "best").exists() else str(final)
-    shipped = load_toml(MODELS[args.model], TrainConfig)
-    cfg = TrainConfig(steps=steps, eval_every=max(steps // 4, 1), checkpoint_every=max(steps // 4, 1), out=str(out),
-                      init_from=init, model=shipped.model,
-                      data={"stores": stores, "holdout": 0.05, "workers": 2, "pad": shipped.data.pad},
-                      optim={"lr": 1e-3 if init is None else 3e-4, "warmup_steps": 100 if init is None else 20})  # fmt: skip
-    summary = train(cfg, resume=True)
-    val = summary["val"]
-    print(f"round {r}: grasp CNN {steps} steps, validation AUC {val['auc']}, accuracy {val['accuracy']}; "
-          f"best validation AUC {summary['best_val_auc']} (early stopping: that model is used)")  # fmt: skip
-    return summary["best_checkpoint"] or summary["checkpoint"]
+def trained(cfg: TrainConfig) -> str | None:
+    """The checkpoint the servo uses (the best by validation AUC) of a finished run, else None."""
+    out = Path(cfg.out)
+    if not (out / "checkpoints" / f"step-{cfg.steps:07d}").exists():
+        return None
+    return str(out / "best") if (out / "best").exists() else str(out / "checkpoints" / f"step-{cfg.steps:07d}")
 
 
-def evaluate_cem(args, checkpoint: str) -> dict:
+def fit(cfg: TrainConfig) -> str:
+    if not trained(cfg):
+        summary = train(cfg, resume=True)
+        print(f"{Path(cfg.out).name}: grasp CNN {cfg.steps} steps, best validation AUC {summary['best_val_auc']} "
+              f"(early stopping: that model is used)")  # fmt: skip
+    return trained(cfg)
+
+
+def _fit_alone(cfg_json: str) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    train(TrainConfig.model_validate_json(cfg_json), resume=True, progress=False)
+
+
+def fit_parallel(cfgs: list[TrainConfig], parallel: int) -> list[str]:
+    """Train `cfgs` `parallel` at a time, one thread each (two runs on two cores beat one run on both)."""
+    todo = [c for c in cfgs if not trained(c)]
+    os.environ["OMP_NUM_THREADS"] = "1"  # the runs' loader processes inherit it
+    ctx = mp.get_context("spawn")
+    for i in range(0, len(todo), parallel):
+        procs = [ctx.Process(target=_fit_alone, args=(c.model_dump_json(),)) for c in todo[i : i + parallel]]
+        print(f"training {', '.join(Path(c.out).name for c in todo[i : i + parallel])} ({cfgs[0].steps} steps each)",
+              flush=True)  # fmt: skip
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+    missing = [c.out for c in cfgs if not trained(c)]
+    if missing:
+        raise SystemExit(f"reproduce_grasping: training failed for {', '.join(missing)} (a rerun continues them)")
+    return [trained(c) for c in cfgs]
+
+
+def evaluate(args, checkpoints: list[str]) -> dict:
     seeds = range(1_000_000, 1_000_000 + args.eval_episodes)
-    policy = PolicyConfig(name="cem", checkpoint=checkpoint, cem=servo_settings(args))
-    report = rollout_parallel(args.env, "test", policy, seeds,
+    report = rollout_parallel(args.env, "test", servo(args, checkpoints), seeds,
                               workers=args.workers, progress=True, desc="eval cem")  # fmt: skip
     return {"success": report.successes / report.n, "ci95": list(wilson_interval(report.successes, report.n)),
             "episodes": report.n}  # fmt: skip
@@ -88,87 +139,107 @@ def plot_curve(points: list[dict], path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x = [p["attempts"] for p in points]
-    y = [p["success"] for p in points]
-    lo = [p["success"] - p["ci95"][0] for p in points]
-    hi = [p["ci95"][1] - p["success"] for p in points]
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    ax.errorbar(x, y, yerr=[lo, hi], marker="o", capsize=4)
+    for together in (False, True):  # the rounds' single models as a line, an ensemble as a point of its own
+        pts = [p for p in points if (p["models"] > 1) == together]
+        if pts:
+            ax.errorbar([p["attempts"] for p in pts], [p["success"] for p in pts], capsize=4,
+                        yerr=[[p["success"] - p["ci95"][0] for p in pts], [p["ci95"][1] - p["success"] for p in pts]],
+                        marker="s" if together else "o", linestyle="none" if together else "-",
+                        label=f"{pts[0]['models']} models together" if together else "one model")  # fmt: skip
     ax.set_xlabel("grasp attempts collected")
     ax.set_ylabel("CEM servo success, test objects")
     ax.set_ylim(0, 1)
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
 
+def policy_toml(path: Path, cfg: PolicyConfig) -> str:
+    """Write `cfg` as a policy TOML (json.dumps gives TOML strings, numbers, booleans and lists)."""
+    top = {k: v for k, v in cfg.model_dump(include={"name", "checkpoint", "ensemble", "mirror_average"}).items()}
+    lines = [f"{k} = {json.dumps(v)}" for k, v in top.items()]
+    lines += ["", "[cem]", *(f"{k} = {json.dumps(v)}" for k, v in cfg.cem.model_dump(exclude_defaults=True).items())]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path.resolve())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--env", default="robolearn/KukaDiverse-v0", help="registered env id or env TOML")
-    ap.add_argument(
-        "--model",
-        choices=sorted(MODELS),
-        default="spatial",
-        help="grasp CNN: spatial (read out where the command lands; default) or levine (Levine 2016)",
-    )
+    ap.add_argument("--model", choices=sorted(MODELS), default="recipe",
+                    help="the grasp CNN's training TOML: recipe (policies/grasp_cnn_recipe.toml; default), spatial "
+                    "(policies/grasp_cnn_spatial.toml) or levine (Levine 2016, policies/grasp_cnn.toml)")  # fmt: skip
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every episode and step count")
-    ap.add_argument("--rounds", type=int, default=2, help="self-improvement rounds after round 0")
-    ap.add_argument("--workers", type=int, default=2, help="collection and evaluation processes")
+    ap.add_argument("--first", type=int, default=16000, help="round 0's oracle-mix episodes (before --scale)")
+    ap.add_argument("--per-round", type=int, default=8000, help="each later round's servo episodes (before --scale)")
+    ap.add_argument("--rounds", type=int, default=1, help="self-improvement rounds after round 0")
+    ap.add_argument("--ensemble", type=int, default=6, help="models the final servo averages (1: the last round's)")
+    ap.add_argument("--samples", type=int, default=256, help="CEM samples an iteration (Levine: 64)")
+    ap.add_argument("--elites", type=int, default=16, help="CEM elites an iteration (Levine: 6)")
+    ap.add_argument("--workers", type=int, default=2, help="collection, evaluation and training processes")
     ap.add_argument("--epsilon", type=float, default=0.5, help="round 0: oracle actions replaced by random ones")
-    ap.add_argument("--explore", type=float, default=0.1,
-                    help="rounds >= 1: CEM actions replaced by random ones (0.1: the rounds in docs/RESULTS.md that "
-                    "lifted the servo used it)")  # fmt: skip
+    ap.add_argument("--explore", type=float, default=0.1, help="rounds >= 1: CEM actions replaced by random ones")
     ap.add_argument("--descend", choices=["planned", "full_speed"], default="planned",
                     help="the servo's descent without the height hack: planned (Levine) or full_speed (down to the "
                     "grasp height at once; use it on GraspPanda-v0, see policies/cem_panda.toml)")  # fmt: skip
     ap.add_argument("--commit-steps", type=int, default=0, metavar="K",
                     help="the servo stops re-planning for the last K actions before the grasp and goes to its last "
                     "plan (0: re-plan at every step; see policies/cem_panda.toml)")  # fmt: skip
-    ap.add_argument("--eval-episodes", type=int, default=200)
+    ap.add_argument("--eval-episodes", type=int, default=500, help="held-out scenes of each evaluation")
     ap.add_argument("--out", type=Path, default=Path("out/reproduce"), help="output folder; a rerun continues there")
     args = ap.parse_args()
     for flag, value, least in (("--scale", args.scale, 1e-9), ("--rounds", args.rounds, 0), ("--workers", args.workers, 1),
-                               ("--commit-steps", args.commit_steps, 0), ("--eval-episodes", args.eval_episodes, 1)):  # fmt: skip
+                               ("--ensemble", args.ensemble, 1), ("--commit-steps", args.commit_steps, 0),
+                               ("--eval-episodes", args.eval_episodes, 1), ("--first", args.first, 1),
+                               ("--per-round", args.per_round, 1), ("--elites", args.elites, 1)):  # fmt: skip
         if value < least:
             ap.error(f"{flag} {value}: must be {'above 0' if flag == '--scale' else f'at least {least}'}")
+    if args.samples < args.elites:
+        ap.error(f"--samples {args.samples}: must be at least --elites ({args.elites})")
     t0 = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
-    n0, n, steps0, steps = (int(v * args.scale) for v in (3000, 2000, 3000, 1500))
+    args.train = recipe(args)
+    first, per_round = max(int(args.first * args.scale), 1), max(int(args.per_round * args.scale), 1)
 
-    stores, attempts, curve = [], 0, []
-    checkpoint = None
+    stores, attempts, curve, checkpoint = [], 0, [], None
     for r in range(args.rounds + 1):
-        data = collect(args, r, "mix" if r == 0 else "cem", n0 if r == 0 else n, checkpoint)
-        stores.append(data["store"])
-        attempts += n0 if r == 0 else n
-        checkpoint = fit(args, r, stores, steps0 if r == 0 else steps, checkpoint)
-        point = {"round": r, "attempts": attempts, "checkpoint": checkpoint, **evaluate_cem(args, checkpoint),
-                 "minutes": (time.perf_counter() - t0) / 60}  # fmt: skip
-        curve.append(point)
-        print(f"round {r}: {attempts} attempts -> CEM servo success {point['success']:.3f} "
-              f"[{point['ci95'][0]:.3f}-{point['ci95'][1]:.3f}] on held-out objects", flush=True)  # fmt: skip
+        stores.append(collect(args, r, first if r == 0 else per_round, checkpoint))
+        attempts += first if r == 0 else per_round
+        checkpoint = fit(member(args, list(stores), f"round-{r}", args.train.seed))
+        curve.append({"round": r, "attempts": attempts, "models": 1, "checkpoints": [checkpoint],
+                      **evaluate(args, [checkpoint]), "minutes": (time.perf_counter() - t0) / 60})  # fmt: skip
+        print(f"round {r}: {attempts} attempts -> CEM servo success {curve[-1]['success']:.3f} "
+              f"[{curve[-1]['ci95'][0]:.3f}-{curve[-1]['ci95'][1]:.3f}] on held-out objects", flush=True)  # fmt: skip
         (args.out / "learning_curve.json").write_text(json.dumps(curve, indent=2))
-        plot_curve(curve, args.out / "learning_curve.png", f"{args.env}: self-improving collection")
+    checkpoints = [checkpoint]
+    if args.ensemble > 1:  # more models on the same data, other seeds
+        cfgs = [member(args, stores, f"member-{k}", args.train.seed + k) for k in range(1, args.ensemble)]
+        checkpoints += fit_parallel(cfgs, min(args.workers, os.cpu_count() or 1))
+        curve.append({"round": args.rounds, "attempts": attempts, "models": len(checkpoints),
+                      "checkpoints": checkpoints, **evaluate(args, checkpoints),
+                      "minutes": (time.perf_counter() - t0) / 60})  # fmt: skip
+        print(f"{len(checkpoints)} models together: CEM servo success {curve[-1]['success']:.3f} "
+              f"[{curve[-1]['ci95'][0]:.3f}-{curve[-1]['ci95'][1]:.3f}]", flush=True)  # fmt: skip
+        (args.out / "learning_curve.json").write_text(json.dumps(curve, indent=2))
+    plot_curve(curve, args.out / "learning_curve.png", f"{args.env}: self-improving collection")
 
-    servos = []  # the servo and its open-loop baseline, with this run's descent
+    servos = []  # the servo and its open-loop baseline: the same models, search and descent
     for name in ("open_loop", "cem"):
-        path = args.out / f"{name}.toml"
-        # json.dumps: a TOML basic string, with any quote or backslash in the path escaped
-        cem = "".join(f"{key} = {json.dumps(value)}\n" for key, value in servo_settings(args).items())
-        path.write_text(f'name = "{name}"\ncheckpoint = {json.dumps(checkpoint)}\n\n[cem]\n{cem}')
-        servos += ["--policy", str(path.resolve())]
+        servos += ["--policy", policy_toml(args.out / f"{name}.toml", servo(args, checkpoints, name))]
     cmd = [sys.executable, "-m", "robolearn.cli", "eval", "--env", args.env, "-n", str(args.eval_episodes),
            "--policy", "random", *servos, "--policy", "oracle",
-           "--checkpoint", checkpoint, "--out", str(args.out / "eval"), "--videos", "2", "--workers", str(args.workers)]  # fmt: skip
+           "--out", str(args.out / "eval"), "--videos", "2", "--workers", str(args.workers)]  # fmt: skip
     subprocess.run(cmd, cwd=ROOT, check=True)
     minutes = (time.perf_counter() - t0) / 60
     summary = {"env": args.env, "model": args.model, "scale": args.scale, "rounds": args.rounds, "grasp_attempts": attempts,
-               "learning_curve": curve, "final_eval": json.loads((args.out / "eval" / "report.json").read_text()),
-               "minutes": minutes, "eval_command": " ".join(cmd[1:])}  # fmt: skip
+               "ensemble": len(checkpoints), "samples": args.samples, "elites": args.elites, "learning_curve": curve,
+               "final_eval": json.loads((args.out / "eval" / "report.json").read_text()), "minutes": minutes,
+               "eval_command": " ".join(cmd[1:])}  # fmt: skip
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print((args.out / "eval" / "comparison.md").read_text())
     print(f"reproduce_grasping: {attempts} grasp attempts, {minutes:.1f} minutes on this machine; {args.out}")
 
 

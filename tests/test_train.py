@@ -79,6 +79,18 @@ def final_weights(run: Path, steps: int) -> dict:
     return load_file(run / "checkpoints" / f"step-{steps:07d}" / "model.safetensors")
 
 
+def test_seed_option_trains_another_ensemble_member_on_the_same_holdout(tmp_path, blob_store, run_cli):
+    config = write_config(tmp_path, blob_store, steps=10, eval_every=10, checkpoint_every=10)
+    for name, extra in (("a", []), ("b", ["--seed", "1"])):
+        result = run_cli("train", str(config), "--out", str(tmp_path / name), *extra, timeout=600)
+        assert result.returncode == 0, result.stderr[-2000:]
+    cfg = {n: json.loads((tmp_path / n / "train_config.json").read_text()) for n in "ab"}
+    assert (cfg["a"]["seed"], cfg["b"]["seed"]) == (0, 1)
+    assert cfg["a"]["data"]["split_seed"] == cfg["b"]["data"]["split_seed"]
+    a, b = final_weights(tmp_path / "a", 10), final_weights(tmp_path / "b", 10)
+    assert any((a[k] != b[k]).any() for k in a), "another seed gave the same weights"
+
+
 def test_resume_after_a_kill_reaches_the_same_step_and_weights(tmp_path, blob_store, run_cli):
     # 120 steps, killed once step 10 is saved: on an H100, 20 steps passed between two polls of the folder.
     # deterministic: exact on CUDA too (no effect on CPU, where the kernels are deterministic anyway)
