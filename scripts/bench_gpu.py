@@ -171,11 +171,11 @@ def servo_part(steps: int) -> dict:
     for device in ("cpu", "cuda"):
         torch.manual_seed(0)
         servo = CEMServo(model_scorer(GraspCNN(cfg), device), env.config)
-        for _ in range(3):
-            servo.act(obs)
+        for i in range(3):
+            servo.act({**obs, "rgb": np.roll(obs["rgb"], i, axis=1)})
         t = time.perf_counter()
-        for _ in range(steps):
-            servo.act(obs)
+        for i in range(steps):  # a new image each act, as in an episode (the scorer keeps one image's features)
+            servo.act({**obs, "rgb": np.roll(obs["rgb"], 3 + i, axis=1)})
         out[device] = 1000 * (time.perf_counter() - t) / steps
         print(f"  servo on {device}: {out[device]:.1f} ms/act", flush=True)
     env.close()

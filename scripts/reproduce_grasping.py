@@ -10,8 +10,9 @@
 
 The defaults are the recipe of the KukaDiverse-v0 figures in docs/RESULTS.md (2026-12-06): 16,000 oracle-mix
 attempts with segmentation masks, a round of 8,000 of the servo's own, six models of policies/grasp_cnn_recipe.toml
-(auxiliary mask loss, mirror world, planned commands; 5,000 steps), 256 CEM samples with 16 elites. About
-3.5 hours on 2 cores at --scale 1.
+(auxiliary mask loss, mirror world, planned commands; 5,000 steps), 256 CEM samples with 16 elites. At --scale 1
+about 3.5 hours on 2 cores, by the times its parts took here (collection 86 + 50 min, training 45, evaluation
+25); the whole has not been timed in one run.
 
 Writes into --out: data/round-<r>/ (datasets), cnn/round-<r>/ and cnn/member-<k>/ (training runs), eval/ (the
 final comparison: report.json, comparison.md, success.png), learning_curve.png/.json, summary.json; prints the
@@ -36,10 +37,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from robolearn.collection.campaign import CampaignConfig, prepare, run_local  # noqa: E402
-from robolearn.config import load_toml  # noqa: E402
+from robolearn.config import ConfigError, load_toml  # noqa: E402
+from robolearn.data.store import StoreError  # noqa: E402
 from robolearn.envs import load_env_config  # noqa: E402
 from robolearn.evaluation.rollout import rollout_parallel, wilson_interval  # noqa: E402
 from robolearn.policies.registry import PolicyConfig  # noqa: E402
+from robolearn.train import CheckpointError  # noqa: E402
 from robolearn.train.grasp import TrainConfig, train  # noqa: E402
 
 # The grasp CNN's training TOML. recipe: the KukaDiverse-v0 figures' (spatial readout, aux mask loss, mirror world,
@@ -244,4 +247,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ConfigError, StoreError, CheckpointError) as exc:  # bad input: one line
+        print(f"reproduce_grasping: {exc}", file=sys.stderr)
+        sys.exit(2)
