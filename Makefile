@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python scripts/bench_env.py
 	$(BIN)/python scripts/bench_collect.py
 	$(BIN)/python scripts/profile_collect.py
+	$(BIN)/python scripts/bench_servo.py --acts 30
 	$(BIN)/python scripts/bench_worker_memory.py
 	$(BIN)/python -m robolearn.cli collect collection/grasp_kuka_random.toml --episodes 400 --workers 2 --store out/bench_kuka400 --resume
 	$(BIN)/python scripts/bench_train.py --store out/bench_kuka400
