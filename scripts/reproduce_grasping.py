@@ -11,9 +11,8 @@
 The defaults are the recipe of the KukaDiverse-v0 figures in docs/RESULTS.md (2026-12-06): 16,000 oracle-mix
 attempts with segmentation masks, a round of 8,000 of the servo's own, six models of policies/grasp_cnn_recipe.toml
 (auxiliary mask loss, mirror world, planned commands; 5,000 steps), 256 CEM samples with 16 elites, no re-planning
-for the last 4 actions (--commit-steps). At --scale 1
-about 3.5 hours on 2 cores, by the times its parts took here (collection 86 + 50 min, training 45, evaluation
-25); the whole has not been timed in one run.
+for the last 4 actions (--commit-steps). At --scale 1 about 3.5 hours on 2 cores, by the times its parts took here
+(collection 86 + 50 min, training 50, evaluation 25); the whole has not been timed in one run.
 
 Writes into --out: data/round-<r>/ (datasets), cnn/round-<r>/ and cnn/member-<k>/ (training runs), eval/ (the
 final comparison: report.json, comparison.md, success.png), learning_curve.png/.json, summary.json; prints the
