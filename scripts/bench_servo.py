@@ -35,7 +35,6 @@ def main() -> None:
     env = load_env_config("robolearn/KukaDiverse-v0")
     camera = tuple(fixed_clip_matrix(env.camera).ravel())
     fields = load_toml(Path(__file__).resolve().parents[1] / "policies" / "grasp_cnn_recipe.toml", TrainConfig).model
-    fields = {k: v for k, v in fields.items() if k != "aux_segmentation"}
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (args.acts + 3, 48, 48, 3), dtype=np.uint8)
     state = np.array([0.57, 0.02, 0.3, 0.0, 1.0, 1.0, 3 / 8], np.float32)

@@ -87,11 +87,13 @@ def member(args, stores: list[str], name: str, seed: int) -> TrainConfig:
 
 
 def trained(cfg: TrainConfig) -> str | None:
-    """The checkpoint the servo uses (the best by validation AUC) of a finished run, else None."""
-    out = Path(cfg.out)
-    if not (out / "checkpoints" / f"step-{cfg.steps:07d}").exists():
+    """The checkpoint the servo uses of a finished run (its best by validation AUC, else its last), from the summary
+    `train` writes when the run ends; None before then."""
+    path = Path(cfg.out) / "summary.json"
+    if not path.exists():
         return None
-    return str(out / "best") if (out / "best").exists() else str(out / "checkpoints" / f"step-{cfg.steps:07d}")
+    summary = json.loads(path.read_text())
+    return (summary["best_checkpoint"] or summary["checkpoint"]) if summary["steps"] == cfg.steps else None
 
 
 def fit(cfg: TrainConfig) -> str:
@@ -105,6 +107,7 @@ def fit(cfg: TrainConfig) -> str:
 def _fit_alone(cfg_json: str) -> None:
     import torch
 
+    os.environ["OMP_NUM_THREADS"] = "1"  # for the run's loader processes, started from here
     torch.set_num_threads(1)
     train(TrainConfig.model_validate_json(cfg_json), resume=True, progress=False)
 
@@ -112,7 +115,6 @@ def _fit_alone(cfg_json: str) -> None:
 def fit_parallel(cfgs: list[TrainConfig], parallel: int) -> list[str]:
     """Train `cfgs` `parallel` at a time, one thread each (two runs on two cores beat one run on both)."""
     todo = [c for c in cfgs if not trained(c)]
-    os.environ["OMP_NUM_THREADS"] = "1"  # the runs' loader processes inherit it
     ctx = mp.get_context("spawn")
     for i in range(0, len(todo), parallel):
         procs = [ctx.Process(target=_fit_alone, args=(c.model_dump_json(),)) for c in todo[i : i + parallel]]
