@@ -89,6 +89,27 @@ def test_collect_with_the_cem_servo_from_a_checkpoint(trained, run_cli):
     missing = tmp / "cem_missing.toml"
     missing.write_text(campaign.read_text().replace(str(trained["checkpoint"]), str(tmp / "nowhere")))
     one_line(run_cli("collect", str(missing)), "does not exist")
+    # an ensemble servo collects too (the mean of its models' scores); a resume must keep the same models
+    together = tmp / "cem_ensemble.toml"
+    together.write_text(campaign.read_text().replace("cem_data", "cem_ensemble_data")
+                        + f'ensemble = ["{trained["checkpoint"]}"]\n')  # fmt: skip
+    result = run_cli("collect", str(together))
+    assert result.returncode == 0, result.stderr[-2000:]
+    alone = tmp / "cem_ensemble_alone.toml"
+    alone.write_text(campaign.read_text().replace("cem_data", "cem_ensemble_data"))
+    one_line(run_cli("collect", str(alone), "--resume", "--episodes", "3"), "--resume with a different ensemble")
+    lost = tmp / "cem_ensemble_lost.toml"
+    lost.write_text(together.read_text().replace("cem_ensemble_data", "lost").replace(
+        f'ensemble = ["{trained["checkpoint"]}"]', f'ensemble = ["{tmp / "nowhere"}"]'))  # fmt: skip
+    one_line(run_cli("collect", str(lost)), "does not exist")
+    # a store written before campaigns had an ensemble resumes as one without
+    manifest = tmp / "cem_data" / "campaign.json"
+    old = json.loads(manifest.read_text())
+    del old["campaign"]["ensemble"]
+    manifest.write_text(json.dumps(old))
+    result = run_cli("collect", str(campaign), "--resume", "--episodes", "3")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp / "cem_data" / "summary.json").read_text())["collected"] == 1
 
 
 def one_line(result, fragment):

@@ -41,6 +41,7 @@ class CampaignConfig(Config):
     aim_std: float = Field(0.03, ge=0, description="probe: std of the aim's offset in x and y (m)")
     yaw_std: float = Field(0.6, ge=0, description="probe: std of the aim's offset in yaw (rad)")
     checkpoint: str | None = Field(None, description="cem: the GraspCNN checkpoint directory")
+    ensemble: list[str] = Field([], description="cem: more checkpoints; the servo scores with the mean of theirs and checkpoint's")
     mirror_average: bool = Field(
         False,
         description="cem: score each command in the scene and its mirror image too (models trained with data.mirror)",
@@ -81,7 +82,7 @@ def make_collection_policy(cfg: CampaignConfig, env):
     name = "oracle" if cfg.policy == "mix" else cfg.policy
     epsilon = 0.0 if cfg.policy in ("random", "oracle", "probe") else cfg.epsilon
     return make_policy(PolicyConfig(name=name, epsilon=epsilon, down_bias=cfg.down_bias, checkpoint=cfg.checkpoint,
-                                    cem=cfg.cem, aim_std=cfg.aim_std, yaw_std=cfg.yaw_std,
+                                    ensemble=cfg.ensemble, cem=cfg.cem, aim_std=cfg.aim_std, yaw_std=cfg.yaw_std,
                                     mirror_average=cfg.mirror_average), env)  # fmt: skip
 
 
@@ -123,10 +124,11 @@ def prepare(cfg: CampaignConfig, env_config: dict[str, Any], *, resume: bool) ->
         diff = _first_difference(old["env_config"], env_config)
         if diff:
             raise ConfigError(f"store {cfg.store}: --resume with a different env config: {diff}")
-        for key in ("seed", "policy", "objects", "checkpoint", "repeats"):
-            if old["campaign"].get(key) != manifest["campaign"][key]:
+        for key in ("seed", "policy", "objects", "checkpoint", "ensemble", "repeats"):
+            before = old["campaign"].get(key, CampaignConfig.model_fields[key].default)  # stores older than the key
+            if before != manifest["campaign"][key]:
                 raise ConfigError(f"store {cfg.store}: --resume with a different {key}: "
-                                  f"{old['campaign'].get(key)!r} before, {manifest['campaign'][key]!r} now")  # fmt: skip
+                                  f"{before!r} before, {manifest['campaign'][key]!r} now")  # fmt: skip
         done = committed_indices(cfg.store)
         if len(done) != len(set(done)):
             raise StoreError(f"store {cfg.store}: an episode index is committed twice")
