@@ -63,11 +63,6 @@ class CEMConfig(Config):
         description="for the last commit_steps actions before the grasp, stop re-planning and go to the last plan's "
         "grasp pose without looking (0: re-plan at every step, Levine; open loop commits from the first step)",
     )
-    late_search: bool = Field(
-        False,
-        description="when the grasp has not closed by the action it was planned for (a finger on an object, the arm "
-        "lagging), search again for the actions after it instead of holding the committed plan",
-    )
 
 
 def steps_to_grasp(z, grasp_height: float, dv: float):
@@ -149,11 +144,10 @@ class CEMServo:
         self.open_loop = open_loop
         self.rng = np.random.default_rng(seed)
         self.plan: np.ndarray | None = None  # the grasp pose [x, y, z, yaw] of the latest search
-        self.late = False  # an action was already taken with one action left: the grasp is late
         self.last: dict[str, float] = {}
 
     def reset(self) -> None:
-        self.plan, self.late = None, False
+        self.plan = None
 
     # -- geometry --------------------------------------------------------------------------------
     def _pose(self, obs) -> tuple[np.ndarray, float, int]:
@@ -193,10 +187,7 @@ class CEMServo:
         tc = self.env_config.task
         pos, yaw, steps_left = self._pose(obs)
         lo, hi = self._bounds(pos, steps_left)
-        late, self.late = self.late, self.late or steps_left == 1
-        if self.plan is not None and (self.open_loop or steps_left <= self.cem.commit_steps) and not (
-            late and self.cem.late_search
-        ):
+        if self.plan is not None and (self.open_loop or steps_left <= self.cem.commit_steps):
             # committed: go to the planned grasp pose without looking (open loop: planned from the first image)
             self.last = {"decision": "commit"}
             return self._to_action(np.clip(np.append(self.plan[:3] - pos, self.plan[3] - yaw), lo, hi), steps_left)
