@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 
-from robolearn.collection.branch import final_pose, play_branch, pose_of
-from robolearn.collection.record import record_episode
+from robolearn.collection.branch import final_pose, play_branch
+from robolearn.collection.record import pose_of, record_episode
 from robolearn.data.info import open_dataset
 from robolearn.envs.grasp_env import GraspEnv
 from robolearn.envs.task import OraclePolicy, grasp_frame

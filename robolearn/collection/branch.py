@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from robolearn.collection.record import command_ends, motor_commands, pose_of
 from robolearn.config import Config, ConfigError
 from robolearn.data.info import campaign_manifest, join, location, open_dataset, shard_paths
 from robolearn.data.store import EpisodeStore, Feature, StoreError
@@ -45,18 +46,6 @@ class BranchConfig(Config):
     yaw_std: float = Field(0.4, ge=0, description="std of the aim's offset in yaw (rad)")
     workers: int = Field(2, ge=1, le=256)
     seed: int = Field(0, ge=0)
-
-
-def pose_of(state: np.ndarray) -> np.ndarray:
-    """[x, y, z, yaw] of the gripper target recorded in observation states (..., 7)."""
-    return np.concatenate([state[..., :3], np.arctan2(state[..., 3:4], state[..., 4:5])], axis=-1)
-
-
-def command_ends(states: np.ndarray, motor_commands: np.ndarray) -> np.ndarray:
-    """(..., 4) the pose [x, y, z, yaw] each frame's motor command (..., 5) points at: p_t + v_t."""
-    v = np.asarray(motor_commands, np.float64)
-    turn = np.arctan2(v[..., 3:4], v[..., 4:5])
-    return pose_of(np.asarray(states, np.float64)) + np.concatenate([v[..., :3], turn], axis=-1)
 
 
 def final_pose(states: np.ndarray, motor_commands: np.ndarray) -> np.ndarray:
@@ -89,7 +78,6 @@ def branch_episode(env, episode: dict[str, np.ndarray], seed: int, rng: np.rando
                    ) -> list[tuple[dict[str, np.ndarray], dict[str, Any]]]:  # fmt: skip
     """The branches of one source episode (frames as the store holds them, values incl. `success`), from one
     step chosen at random; none when the replay does not reproduce the recorded poses."""
-    from robolearn.collection.record import motor_commands
     from robolearn.envs.task import grasp_frame
 
     states = np.asarray(episode["state"])

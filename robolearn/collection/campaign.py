@@ -41,7 +41,9 @@ class CampaignConfig(Config):
     aim_std: float = Field(0.03, ge=0, description="probe: std of the aim's offset in x and y (m)")
     yaw_std: float = Field(0.6, ge=0, description="probe: std of the aim's offset in yaw (rad)")
     checkpoint: str | None = Field(None, description="cem: the GraspCNN checkpoint directory")
-    ensemble: list[str] = Field([], description="cem: more checkpoints; the servo scores with the mean of theirs and checkpoint's")
+    ensemble: list[str] = Field(
+        [], description="cem: more checkpoints; the servo scores with the mean of theirs and checkpoint's"
+    )
     mirror_average: bool = Field(
         False,
         description="cem: score each command in the scene and its mirror image too (models trained with data.mirror)",

@@ -53,6 +53,18 @@ def motor_commands(poses: np.ndarray, final: np.ndarray) -> np.ndarray:
     return np.concatenate([d[:, :3], np.sin(d[:, 3:4]), np.cos(d[:, 3:4])], axis=1).astype(np.float32)
 
 
+def pose_of(state: np.ndarray) -> np.ndarray:
+    """[x, y, z, yaw] of the gripper target recorded in observation states (..., 7)."""
+    return np.concatenate([state[..., :3], np.arctan2(state[..., 3:4], state[..., 4:5])], axis=-1)
+
+
+def command_ends(states: np.ndarray, motor_commands: np.ndarray) -> np.ndarray:
+    """(..., 4) the pose [x, y, z, yaw] each frame's motor command (..., 5) points at: p_t + v_t."""
+    v = np.asarray(motor_commands, np.float64)
+    turn = np.arctan2(v[..., 3:4], v[..., 4:5])
+    return pose_of(np.asarray(states, np.float64)) + np.concatenate([v[..., :3], turn], axis=-1)
+
+
 def record_episode(env: GraspEnv, policy: Policy, seed: int, policy_seed: int | None = None
                    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:  # fmt: skip
     """Run one episode of `policy` from env `seed` (the policy's randomness from `policy_seed`, by

@@ -193,8 +193,7 @@ def planned_commands(store: EpisodeStore, task) -> np.ndarray:
     """data.commands = planned: each frame's motor command (N, 5) to the pose the gripper had at the step the servo
     plans the grasp for from that frame (robolearn.policies.cem.actions_left). Where the episode ends before that
     step (the grasp closed on time, or a branch stops there), the recorded final pose at the planned height."""
-    from robolearn.collection.branch import command_ends, pose_of
-    from robolearn.collection.record import motor_commands
+    from robolearn.collection.record import command_ends, motor_commands, pose_of
     from robolearn.policies.cem import actions_left, planned_drop
 
     state = np.asarray(store.group["data/state"][:], np.float64)
