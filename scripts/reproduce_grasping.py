@@ -1,12 +1,12 @@
 """From nothing to a grasp-success table and a learning curve, in one command (Levine 2016, QT-Opt style).
 
     round 0: collect with the scripted oracle mixed with random actions (epsilon) on training objects
-             -> train the grasp CNN -> evaluate the CEM servo on held-out objects
-    round r: collect with the current CEM servo (epsilon exploration) -> add to the data -> train on all of
-             it from scratch -> evaluate
-    final:   train --ensemble - 1 more models on all the data (other seeds, two at a time); the servo scores
-             with their mean and searches --samples commands an iteration
-    end:     one `robolearn eval` run of random, open-loop, CEM servo and oracle side by side
+             -> train the grasp CNN -> evaluate the CEM servo over it on held-out objects
+    round r: collect with the previous round's CEM servo (epsilon exploration) -> add to the data -> train
+             --ensemble models on all of it from scratch (other seeds, two at a time) -> evaluate the first
+             alone, and the servo over their mean score, which searches --samples commands an iteration and
+             collects round r + 1
+    end:     one `robolearn eval` run of random, open-loop, the last round's CEM servo and oracle side by side
 
 The defaults are the recipe of the KukaDiverse-v0 figures in docs/RESULTS.md (2026-12-06): 16,000 oracle-mix
 attempts with segmentation masks, a round of 8,000 of the servo's own, six models of policies/grasp_cnn_recipe.toml
@@ -14,7 +14,7 @@ attempts with segmentation masks, a round of 8,000 of the servo's own, six model
 for the last 4 actions (--commit-steps). At --scale 1 about 3.5 hours on 2 cores, by the times its parts took here
 (collection 86 + 50 min, training 50, evaluation 25); the whole has not been timed in one run.
 
-Writes into --out: data/round-<r>/ (datasets), cnn/round-<r>/ and cnn/member-<k>/ (training runs), eval/ (the
+Writes into --out: data/round-<r>/ (datasets), cnn/round-<r>/ and cnn/round-<r>-member-<k>/ (training runs), eval/ (the
 final comparison: report.json, comparison.md, success.png), learning_curve.png/.json, summary.json; prints the
 time it took. `--scale` multiplies every episode and step count. A rerun continues where it stopped.
 
@@ -67,10 +67,12 @@ def servo(args, checkpoints: list[str], name: str = "cem") -> PolicyConfig:
                              "commit_steps": args.commit_steps})  # fmt: skip
 
 
-def collect(args, r: int, episodes: int, checkpoint: str | None) -> str:
-    policy = servo(args, [checkpoint]) if checkpoint else None
+def collect(args, r: int, episodes: int, checkpoints: list[str]) -> str:
+    """Round `r`'s episodes: the oracle mix (round 0), else the servo over `checkpoints` (the previous round's)."""
+    policy = servo(args, checkpoints) if checkpoints else None
     cfg = CampaignConfig(env=args.env, objects="train", policy="mix" if r == 0 else "cem",
-                         epsilon=args.epsilon if r == 0 else args.explore, down_bias=0.5, checkpoint=checkpoint,
+                         epsilon=args.epsilon if r == 0 else args.explore, down_bias=0.5,
+                         checkpoint=checkpoints[0] if checkpoints else None, ensemble=checkpoints[1:],
                          mirror_average=bool(policy and policy.mirror_average), cem=policy.cem if policy else {},
                          episodes=episodes, workers=args.workers, seed=100 + r, store=str(args.out / "data" / f"round-{r}"))  # fmt: skip
     masks = {"camera": {"segmentation": True}} if args.train.model.get("aux_segmentation", 0) > 0 else {}
@@ -163,6 +165,16 @@ def plot_curve(points: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def point(args, r: int, attempts: int, checkpoints: list[str], t0: float) -> dict:
+    """A learning curve point: round `r`'s servo over `checkpoints` on the held-out objects."""
+    p = {"round": r, "attempts": attempts, "models": len(checkpoints), "checkpoints": checkpoints,
+         **evaluate(args, checkpoints), "minutes": (time.perf_counter() - t0) / 60}  # fmt: skip
+    models = "1 model" if len(checkpoints) == 1 else f"{len(checkpoints)} models together"
+    print(f"round {r}: {attempts} attempts, {models} -> CEM servo success {p['success']:.3f} "
+          f"[{p['ci95'][0]:.3f}-{p['ci95'][1]:.3f}] on held-out objects", flush=True)  # fmt: skip
+    return p
+
+
 def policy_toml(path: Path, cfg: PolicyConfig) -> str:
     """Write `cfg` as a policy TOML (json.dumps gives TOML strings, numbers, booleans and lists)."""
     top = {k: v for k, v in cfg.model_dump(include={"name", "checkpoint", "ensemble", "mirror_average"}).items()}
@@ -182,7 +194,9 @@ def main() -> None:
     ap.add_argument("--first", type=int, default=16000, help="round 0's oracle-mix episodes (before --scale)")
     ap.add_argument("--per-round", type=int, default=8000, help="each later round's servo episodes (before --scale)")
     ap.add_argument("--rounds", type=int, default=1, help="self-improvement rounds after round 0")
-    ap.add_argument("--ensemble", type=int, default=6, help="models the final servo averages (1: the last round's)")
+    ap.add_argument(
+        "--ensemble", type=int, default=6, help="models each servo after round 0 averages (1: the round's model alone)"
+    )
     ap.add_argument("--samples", type=int, default=256, help="CEM samples an iteration (Levine: 64)")
     ap.add_argument("--elites", type=int, default=16, help="CEM elites an iteration (Levine: 6)")
     ap.add_argument("--workers", type=int, default=2, help="collection, evaluation and training processes")
@@ -211,25 +225,17 @@ def main() -> None:
     args.train = recipe(args)
     first, per_round = max(int(args.first * args.scale), 1), max(int(args.per_round * args.scale), 1)
 
-    stores, attempts, curve, checkpoint = [], 0, [], None
+    stores, attempts, curve, checkpoints = [], 0, [], []
     for r in range(args.rounds + 1):
-        stores.append(collect(args, r, first if r == 0 else per_round, checkpoint))
+        stores.append(collect(args, r, first if r == 0 else per_round, checkpoints))
         attempts += first if r == 0 else per_round
-        checkpoint = fit(member(args, list(stores), f"round-{r}", args.train.seed))
-        curve.append({"round": r, "attempts": attempts, "models": 1, "checkpoints": [checkpoint],
-                      **evaluate(args, [checkpoint]), "minutes": (time.perf_counter() - t0) / 60})  # fmt: skip
-        print(f"round {r}: {attempts} attempts -> CEM servo success {curve[-1]['success']:.3f} "
-              f"[{curve[-1]['ci95'][0]:.3f}-{curve[-1]['ci95'][1]:.3f}] on held-out objects", flush=True)  # fmt: skip
-        (args.out / "learning_curve.json").write_text(json.dumps(curve, indent=2))
-    checkpoints = [checkpoint]
-    if args.ensemble > 1:  # more models on the same data, other seeds
-        cfgs = [member(args, stores, f"member-{k}", args.train.seed + k) for k in range(1, args.ensemble)]
-        checkpoints += fit_parallel(cfgs, min(args.workers, os.cpu_count() or 1))
-        curve.append({"round": args.rounds, "attempts": attempts, "models": len(checkpoints),
-                      "checkpoints": checkpoints, **evaluate(args, checkpoints),
-                      "minutes": (time.perf_counter() - t0) / 60})  # fmt: skip
-        print(f"{len(checkpoints)} models together: CEM servo success {curve[-1]['success']:.3f} "
-              f"[{curve[-1]['ci95'][0]:.3f}-{curve[-1]['ci95'][1]:.3f}]", flush=True)  # fmt: skip
+        checkpoints = [fit(member(args, list(stores), f"round-{r}", args.train.seed))]
+        curve.append(point(args, r, attempts, checkpoints, t0))
+        if args.ensemble > 1 and (r > 0 or args.rounds == 0):  # round 0's model alone collects round 1
+            cfgs = [member(args, list(stores), f"round-{r}-member-{k}", args.train.seed + k)
+                    for k in range(1, args.ensemble)]  # fmt: skip
+            checkpoints += fit_parallel(cfgs, min(args.workers, os.cpu_count() or 1))
+            curve.append(point(args, r, attempts, checkpoints, t0))
         (args.out / "learning_curve.json").write_text(json.dumps(curve, indent=2))
     plot_curve(curve, args.out / "learning_curve.png", f"{args.env}: self-improving collection")
 

@@ -242,8 +242,9 @@ def test_segmentation_aux_loss_collects_masks_trains_and_servos_and_refuses_a_st
 
 
 def test_reproduce_grasping_runs_its_recipe_end_to_end(tmp_path):
-    """scripts/reproduce_grasping.py on a tiny scale: oracle-mix round with masks, a servo round, a second model,
-    the learning curve, and one eval run of random, open loop, the two-model servo and the oracle."""
+    """scripts/reproduce_grasping.py on a tiny scale: oracle-mix round with masks, two servo rounds of two models
+    each (round 1's pair collects round 2), the learning curve, and one eval run of random, open loop, the
+    two-model servo and the oracle."""
     import subprocess
     import sys
 
@@ -252,16 +253,19 @@ def test_reproduce_grasping_runs_its_recipe_end_to_end(tmp_path):
                    .replace("height = 48", "height = 16"))  # fmt: skip
     out = tmp_path / "run"
     result = subprocess.run([sys.executable, "scripts/reproduce_grasping.py", "--env", str(env), "--scale", "0.003",
-                             "--ensemble", "2", "--eval-episodes", "4", "--out", str(out)],
+                             "--rounds", "2", "--ensemble", "2", "--eval-episodes", "4", "--out", str(out)],
                             cwd=ROOT, capture_output=True, text=True, timeout=900)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["grasp_attempts"] == 48 + 24
-    assert [(p["round"], p["attempts"], p["models"]) for p in summary["learning_curve"]] == [(0, 48, 1), (1, 72, 1),
-                                                                                            (1, 72, 2)]  # fmt: skip
+    assert summary["grasp_attempts"] == 48 + 24 + 24
+    assert [(p["round"], p["attempts"], p["models"]) for p in summary["learning_curve"]] == [
+        (0, 48, 1), (1, 72, 1), (1, 72, 2), (2, 96, 1), (2, 96, 2)]  # fmt: skip
+    rounds = [json.loads((out / "data" / f"round-{r}" / "campaign.json").read_text())["campaign"] for r in (1, 2)]
+    assert (rounds[0]["checkpoint"], rounds[0]["ensemble"]) == (summary["learning_curve"][0]["checkpoints"][0], [])
+    assert [rounds[1]["checkpoint"], *rounds[1]["ensemble"]] == summary["learning_curve"][2]["checkpoints"]
     assert list(summary["final_eval"]["policies"]) == ["random", "open_loop", "cem", "oracle"]
     assert (out / "learning_curve.png").stat().st_size > 0 and (out / "eval" / "comparison.md").exists()
-    trained = json.loads((out / "cnn" / "member-1" / "train_config.json").read_text())
+    trained = json.loads((out / "cnn" / "round-2-member-1" / "train_config.json").read_text())
     assert trained["seed"] == 1 and trained["data"]["commands"] == "planned" and trained["data"]["mirror"]
     assert json.loads((out / "data" / "round-0" / "campaign.json").read_text())["env_config"]["camera"]["segmentation"]
-    assert "reproduce_grasping: 72 grasp attempts" in result.stdout
+    assert "reproduce_grasping: 96 grasp attempts" in result.stdout
