@@ -8,11 +8,13 @@
              collects round r + 1
     end:     one `robolearn eval` run of random, open-loop, the last round's CEM servo and oracle side by side
 
-The defaults are the recipe of the KukaDiverse-v0 figures in docs/RESULTS.md (2026-12-06): 16,000 oracle-mix
-attempts with segmentation masks, a round of 8,000 of the servo's own, six models of policies/grasp_cnn_recipe.toml
-(auxiliary mask loss, mirror world, planned commands; 5,000 steps), 256 CEM samples with 16 elites, no re-planning
-for the last 4 actions (--commit-steps). At --scale 1 about 3.5 hours on 2 cores, by the times its parts took here
-(collection 86 + 50 min, training 50, evaluation 25); the whole has not been timed in one run.
+The defaults are the recipe of the KukaDiverse-v0 figures in docs/RESULTS.md (2026-12-06, session 27): 16,000
+oracle-mix attempts with segmentation masks, a round of 8,000 grasps of round 0's model, a round of 8,000 of the
+six-model servo trained on those 24,000, six models of policies/grasp_cnn_recipe.toml (auxiliary mask loss, mirror
+world, planned commands; 5,000 steps) on all 32,000, 256 CEM samples with 16 elites, no re-planning for the last 4
+actions (--commit-steps): 91.7% of 2,000 held-out scenes there. At --scale 1 about 5.3 hours on 2 cores, by the
+times its parts took here (collection 86 + 50 + 49 min, training about 110, evaluation about 25); the whole has not
+been timed in one run.
 
 Writes into --out: data/round-<r>/ (datasets), cnn/round-<r>/ and cnn/round-<r>-member-<k>/ (training runs), eval/ (the
 final comparison: report.json, comparison.md, success.png), learning_curve.png/.json, summary.json; prints the
@@ -193,7 +195,7 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies every episode and step count")
     ap.add_argument("--first", type=int, default=16000, help="round 0's oracle-mix episodes (before --scale)")
     ap.add_argument("--per-round", type=int, default=8000, help="each later round's servo episodes (before --scale)")
-    ap.add_argument("--rounds", type=int, default=1, help="self-improvement rounds after round 0")
+    ap.add_argument("--rounds", type=int, default=2, help="self-improvement rounds after round 0")
     ap.add_argument(
         "--ensemble", type=int, default=6, help="models each servo after round 0 averages (1: the round's model alone)"
     )
