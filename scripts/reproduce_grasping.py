@@ -17,8 +17,9 @@ times its parts took here (collection 86 + 50 + 49 min, training about 110, eval
 been timed in one run.
 
 Writes into --out: data/round-<r>/ (datasets), cnn/round-<r>/ and cnn/round-<r>-member-<k>/ (training runs), eval/ (the
-final comparison: report.json, comparison.md, success.png), learning_curve.png/.json, summary.json; prints the
-time it took. `--scale` multiplies every episode and step count. A rerun continues where it stopped.
+final comparison: report.json, comparison.md, success.png), learning_curve.png/.json, summary.json, timing.json;
+prints the time it took. `--scale` multiplies every episode and step count. A rerun continues where it stopped, and
+the time it prints adds up every invocation's (timing.json has each part's minutes).
 
     python scripts/reproduce_grasping.py --scale 0.02 --ensemble 2 --eval-episodes 20   # minutes: a smoke run
     python scripts/reproduce_grasping.py                                                 # hours on 2 cores
@@ -32,7 +33,9 @@ import multiprocessing as mp
 import os
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +54,57 @@ from robolearn.train.grasp import TrainConfig, train  # noqa: E402
 # planned commands); spatial: the spatial readout alone; levine: Levine et al.'s network (the command merged midway).
 MODELS = {"recipe": ROOT / "policies" / "grasp_cnn_recipe.toml", "spatial": ROOT / "policies" / "grasp_cnn_spatial.toml",
           "levine": ROOT / "policies" / "grasp_cnn.toml"}  # fmt: skip
+
+
+class Clock:
+    """The minutes each part of the run took, summed over the invocations that worked on it (a rerun continues where
+    the last stopped), in timing.json. It is rewritten every `every` seconds, so a killed run loses at most that
+    much of its count; `total` is the invocations' whole time, start-up and the work between parts included."""
+
+    def __init__(self, path: Path, every: float = 30.0):
+        self.path, self.every, self.start, self.part_start = path, every, time.perf_counter(), None
+        saved = json.loads(path.read_text()) if path.exists() else {}
+        self.saved_total, self.parts = saved.get("total_s", 0.0), saved.get("parts_s", {})
+        self.invocations = saved.get("invocations", 0) + 1
+        self.lock, self.writing, self.name, self.stopped = threading.Lock(), threading.Lock(), None, threading.Event()
+        self.keeper = threading.Thread(target=self._keep, daemon=True)
+        self.keeper.start()
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            now, parts = time.perf_counter(), dict(self.parts)
+            if self.name is not None:
+                parts[self.name] = parts.get(self.name, 0.0) + now - self.part_start
+            return {"total_s": self.saved_total + now - self.start, "parts_s": parts, "invocations": self.invocations}
+
+    def save(self) -> dict:
+        with self.writing:  # the keeper and the main thread: one writer at a time, later snapshots last
+            snap = self.snapshot()
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(snap, indent=2))
+            tmp.replace(self.path)
+            return snap
+
+    def _keep(self) -> None:
+        while not self.stopped.wait(self.every):
+            self.save()
+
+    def close(self) -> dict:
+        self.stopped.set()
+        self.keeper.join()  # its last write lands before this one
+        return self.save()
+
+    @contextmanager
+    def part(self, name: str):
+        with self.lock:
+            self.name, self.part_start = name, time.perf_counter()
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.parts[name] = self.parts.get(name, 0.0) + time.perf_counter() - self.part_start
+                self.name = None
+            self.save()
 
 
 def recipe(args) -> TrainConfig:
@@ -167,10 +221,16 @@ def plot_curve(points: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def point(args, r: int, attempts: int, checkpoints: list[str], t0: float) -> dict:
-    """A learning curve point: round `r`'s servo over `checkpoints` on the held-out objects."""
-    p = {"round": r, "attempts": attempts, "models": len(checkpoints), "checkpoints": checkpoints,
-         **evaluate(args, checkpoints), "minutes": (time.perf_counter() - t0) / 60}  # fmt: skip
+def point(args, r: int, attempts: int, checkpoints: list[str], done: list[dict], clock: Clock) -> dict:
+    """A learning curve point: round `r`'s servo over `checkpoints` on the held-out objects. A rerun keeps a point
+    in `done` (the curve so far) measured with the same servo on the same seeds."""
+    policy, seeds = servo(args, checkpoints).model_dump(mode="json"), [1_000_000, args.eval_episodes]
+    p = next((q for q in done if q.get("servo") == policy and q.get("eval_seeds") == seeds), None)
+    if p is None:
+        with clock.part(f"evaluate round {r}, {len(checkpoints)} model(s)"):
+            p = {"round": r, "attempts": attempts, "models": len(checkpoints), "checkpoints": checkpoints,
+                 **evaluate(args, checkpoints), "servo": policy, "eval_seeds": seeds}  # fmt: skip
+        p["minutes"] = clock.snapshot()["total_s"] / 60  # the run's time so far
     models = "1 model" if len(checkpoints) == 1 else f"{len(checkpoints)} models together"
     print(f"round {r}: {attempts} attempts, {models} -> CEM servo success {p['success']:.3f} "
           f"[{p['ci95'][0]:.3f}-{p['ci95'][1]:.3f}] on held-out objects", flush=True)  # fmt: skip
@@ -222,23 +282,33 @@ def main() -> None:
             ap.error(f"{flag} {value}: must be {'above 0' if flag == '--scale' else f'at least {least}'}")
     if args.samples < args.elites:
         ap.error(f"--samples {args.samples}: must be at least --elites ({args.elites})")
-    t0 = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
+    clock = Clock(args.out / "timing.json")
     args.train = recipe(args)
     first, per_round = max(int(args.first * args.scale), 1), max(int(args.per_round * args.scale), 1)
+    curve_path = args.out / "learning_curve.json"
+    done = json.loads(curve_path.read_text()) if curve_path.exists() else []
+
+    def keep(curve: list[dict]) -> None:  # the curve so far, and the points of an earlier invocation not reached yet
+        curve_path.write_text(json.dumps(curve + [q for q in done if q not in curve], indent=2))
 
     stores, attempts, curve, checkpoints = [], 0, [], []
     for r in range(args.rounds + 1):
-        stores.append(collect(args, r, first if r == 0 else per_round, checkpoints))
+        with clock.part(f"collect round {r}"):
+            stores.append(collect(args, r, first if r == 0 else per_round, checkpoints))
         attempts += first if r == 0 else per_round
-        checkpoints = [fit(member(args, list(stores), f"round-{r}", args.train.seed))]
-        curve.append(point(args, r, attempts, checkpoints, t0))
+        with clock.part(f"train round {r}"):
+            checkpoints = [fit(member(args, list(stores), f"round-{r}", args.train.seed))]
+        curve.append(point(args, r, attempts, checkpoints, done, clock))
+        keep(curve)
         if args.ensemble > 1 and (r > 0 or args.rounds == 0):  # round 0's model alone collects round 1
             cfgs = [member(args, list(stores), f"round-{r}-member-{k}", args.train.seed + k)
                     for k in range(1, args.ensemble)]  # fmt: skip
-            checkpoints += fit_parallel(cfgs, min(args.workers, os.cpu_count() or 1))
-            curve.append(point(args, r, attempts, checkpoints, t0))
-        (args.out / "learning_curve.json").write_text(json.dumps(curve, indent=2))
+            with clock.part(f"train round {r}, members 1-{args.ensemble - 1}"):
+                checkpoints += fit_parallel(cfgs, min(args.workers, os.cpu_count() or 1))
+            curve.append(point(args, r, attempts, checkpoints, done, clock))
+            keep(curve)
+    curve_path.write_text(json.dumps(curve, indent=2))
     plot_curve(curve, args.out / "learning_curve.png", f"{args.env}: self-improving collection")
 
     servos = []  # the servo and its open-loop baseline: the same models, search and descent
@@ -247,14 +317,27 @@ def main() -> None:
     cmd = [sys.executable, "-m", "robolearn.cli", "eval", "--env", args.env, "-n", str(args.eval_episodes),
            "--policy", "random", *servos, "--policy", "oracle",
            "--out", str(args.out / "eval"), "--videos", "2", "--workers", str(args.workers)]  # fmt: skip
-    subprocess.run(cmd, cwd=ROOT, check=True)
-    minutes = (time.perf_counter() - t0) / 60
+    summary_path, eval_command = args.out / "summary.json", " ".join(cmd[1:])
+    finished = summary_path.exists() and json.loads(summary_path.read_text())["eval_command"] == eval_command
+    if not finished:  # a rerun of a finished run does not evaluate again
+        with clock.part("evaluate the comparison"):
+            subprocess.run(cmd, cwd=ROOT, check=True)
+    timing = clock.close()
+    by_kind = {}  # collect / train / evaluate
+    for part, seconds in timing["parts_s"].items():
+        by_kind[part.split()[0]] = by_kind.get(part.split()[0], 0.0) + seconds / 60
+    minutes = timing["total_s"] / 60
     summary = {"env": args.env, "model": args.model, "scale": args.scale, "rounds": args.rounds, "grasp_attempts": attempts,
                "ensemble": len(checkpoints), "samples": args.samples, "elites": args.elites, "learning_curve": curve,
                "final_eval": json.loads((args.out / "eval" / "report.json").read_text()), "minutes": minutes,
-               "eval_command": " ".join(cmd[1:])}  # fmt: skip
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"reproduce_grasping: {attempts} grasp attempts, {minutes:.1f} minutes on this machine; {args.out}")
+               "minutes_by_kind": by_kind, "invocations": timing["invocations"], "eval_command": eval_command}  # fmt: skip
+    summary_path.write_text(json.dumps(summary, indent=2))
+    over = f" over {timing['invocations']} invocations" if timing["invocations"] > 1 else ""
+    parts = ", ".join(f"{kind} {m:.1f}" for kind, m in by_kind.items()) + " min"
+    print(
+        f"reproduce_grasping: {attempts} grasp attempts, {minutes:.1f} minutes on this machine{over} ({parts}); "
+        f"{args.out}"
+    )
 
 
 if __name__ == "__main__":
@@ -263,3 +346,6 @@ if __name__ == "__main__":
     except (ConfigError, StoreError, CheckpointError) as exc:  # bad input: one line
         print(f"reproduce_grasping: {exc}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("reproduce_grasping: interrupted; the same command continues where it stopped", file=sys.stderr)
+        sys.exit(130)

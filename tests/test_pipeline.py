@@ -269,3 +269,43 @@ def test_reproduce_grasping_runs_its_recipe_end_to_end(tmp_path):
     assert trained["seed"] == 1 and trained["data"]["commands"] == "planned" and trained["data"]["mirror"]
     assert json.loads((out / "data" / "round-0" / "campaign.json").read_text())["env_config"]["camera"]["segmentation"]
     assert "reproduce_grasping: 96 grasp attempts" in result.stdout
+    timing = json.loads((out / "timing.json").read_text())
+    assert {"collect round 2", "train round 2", "train round 2, members 1-1", "evaluate the comparison"} <= set(
+        timing["parts_s"]
+    ) and timing["total_s"] >= sum(timing["parts_s"].values())
+
+    # A rerun of the finished run measures nothing again: same points, same report; its time adds to the first's.
+    report = (out / "eval" / "report.json").stat().st_mtime_ns
+    again = subprocess.run([sys.executable, "scripts/reproduce_grasping.py", "--env", str(env), "--scale", "0.003",
+                            "--rounds", "2", "--ensemble", "2", "--eval-episodes", "4", "--out", str(out)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((out / "summary.json").read_text())["learning_curve"] == summary["learning_curve"]
+    assert (out / "eval" / "report.json").stat().st_mtime_ns == report
+    rerun = json.loads((out / "timing.json").read_text())
+    assert rerun["invocations"] == 2 and rerun["total_s"] > timing["total_s"]
+    assert "over 2 invocations" in again.stdout
+
+
+def test_the_reproduce_clock_keeps_its_count_while_a_part_runs(tmp_path):
+    """timing.json is rewritten while a part runs, so a killed run keeps most of its time; a rerun adds to it."""
+    import importlib.util
+    import time
+
+    spec = importlib.util.spec_from_file_location("reproduce_grasping", ROOT / "scripts" / "reproduce_grasping.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path = tmp_path / "timing.json"
+    clock = module.Clock(path, every=0.05)
+    with clock.part("collect round 0"):
+        time.sleep(0.4)
+        during = json.loads(path.read_text())  # what a kill at this moment would leave
+    assert 0.2 < during["parts_s"]["collect round 0"] <= 0.4 + 0.1 and during["invocations"] == 1
+    done = clock.close()
+    assert done == json.loads(path.read_text()) and done["parts_s"]["collect round 0"] >= 0.4
+    second = module.Clock(path, every=0.05)
+    with second.part("collect round 0"):
+        time.sleep(0.1)
+    after = second.close()
+    assert after["invocations"] == 2 and after["parts_s"]["collect round 0"] >= done["parts_s"]["collect round 0"] + 0.1
+    assert after["total_s"] >= done["total_s"] + 0.1
