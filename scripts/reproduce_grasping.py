@@ -3,7 +3,7 @@
     round 0: collect with the scripted oracle mixed with random actions (epsilon) on training objects
              -> train the grasp CNN -> evaluate the CEM servo over it on held-out objects
     round r: collect with the previous round's CEM servo (epsilon exploration) -> add to the data -> train
-             --ensemble models on all of it from scratch (other seeds, two at a time) -> evaluate the first
+             --ensemble models on all of it from scratch (seeds 0, 1, ..., two at a time) -> evaluate the first
              alone, and the servo over their mean score, which searches --samples commands an iteration and
              collects round r + 1
     end:     one `robolearn eval` run of random, open-loop, the last round's CEM servo and oracle side by side
@@ -297,16 +297,13 @@ def main() -> None:
         with clock.part(f"collect round {r}"):
             stores.append(collect(args, r, first if r == 0 else per_round, checkpoints))
         attempts += first if r == 0 else per_round
+        together = args.ensemble if r > 0 or args.rounds == 0 else 1  # round 0's model alone collects round 1
+        cfgs = [member(args, list(stores), f"round-{r}-member-{k}" if k else f"round-{r}", args.train.seed + k)
+                for k in range(together)]  # fmt: skip
         with clock.part(f"train round {r}"):
-            checkpoints = [fit(member(args, list(stores), f"round-{r}", args.train.seed))]
-        curve.append(point(args, r, attempts, checkpoints, done, clock))
-        keep(curve)
-        if args.ensemble > 1 and (r > 0 or args.rounds == 0):  # round 0's model alone collects round 1
-            cfgs = [member(args, list(stores), f"round-{r}-member-{k}", args.train.seed + k)
-                    for k in range(1, args.ensemble)]  # fmt: skip
-            with clock.part(f"train round {r}, members 1-{args.ensemble - 1}"):
-                checkpoints += fit_parallel(cfgs, min(args.workers, os.cpu_count() or 1))
-            curve.append(point(args, r, attempts, checkpoints, done, clock))
+            checkpoints = fit_parallel(cfgs, min(args.workers, os.cpu_count() or 1)) if together > 1 else [fit(cfgs[0])]
+        for models in sorted({1, together}):  # the first model alone, then all of them together
+            curve.append(point(args, r, attempts, checkpoints[:models], done, clock))
             keep(curve)
     curve_path.write_text(json.dumps(curve, indent=2))
     plot_curve(curve, args.out / "learning_curve.png", f"{args.env}: self-improving collection")

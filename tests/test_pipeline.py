@@ -270,7 +270,7 @@ def test_reproduce_grasping_runs_its_recipe_end_to_end(tmp_path):
     assert json.loads((out / "data" / "round-0" / "campaign.json").read_text())["env_config"]["camera"]["segmentation"]
     assert "reproduce_grasping: 96 grasp attempts" in result.stdout
     timing = json.loads((out / "timing.json").read_text())
-    assert {"collect round 2", "train round 2", "train round 2, members 1-1", "evaluate the comparison"} <= set(
+    assert {"collect round 2", "train round 2", "evaluate round 2, 2 model(s)", "evaluate the comparison"} <= set(
         timing["parts_s"]
     ) and timing["total_s"] >= sum(timing["parts_s"].values())
 
