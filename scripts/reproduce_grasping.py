@@ -66,7 +66,7 @@ class Clock:
         saved = json.loads(path.read_text()) if path.exists() else {}
         self.saved_total, self.parts = saved.get("total_s", 0.0), saved.get("parts_s", {})
         self.invocations = saved.get("invocations", 0) + 1
-        self.lock, self.writing, self.name, self.stopped = threading.Lock(), threading.Lock(), None, threading.Event()
+        self.lock, self.name, self.stopped = threading.RLock(), None, threading.Event()
         self.keeper = threading.Thread(target=self._keep, daemon=True)
         self.keeper.start()
 
@@ -78,7 +78,7 @@ class Clock:
             return {"total_s": self.saved_total + now - self.start, "parts_s": parts, "invocations": self.invocations}
 
     def save(self) -> dict:
-        with self.writing:  # the keeper and the main thread: one writer at a time, later snapshots last
+        with self.lock:  # held across snapshot and write: the keeper and the main thread take turns, later last
             snap = self.snapshot()
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(snap, indent=2))
