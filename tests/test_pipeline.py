@@ -252,9 +252,9 @@ def test_reproduce_grasping_runs_its_recipe_end_to_end(tmp_path):
     env.write_text((ROOT / "envs" / "kuka_diverse.toml").read_text().replace("width = 48", "width = 16")
                    .replace("height = 48", "height = 16"))  # fmt: skip
     out = tmp_path / "run"
-    result = subprocess.run([sys.executable, "scripts/reproduce_grasping.py", "--env", str(env), "--scale", "0.003",
-                             "--rounds", "2", "--ensemble", "2", "--eval-episodes", "4", "--out", str(out)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=900)  # fmt: skip
+    command = [sys.executable, "scripts/reproduce_grasping.py", "--env", str(env), "--scale", "0.003",
+               "--rounds", "2", "--ensemble", "2", "--eval-episodes", "4", "--out", str(out)]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["grasp_attempts"] == 48 + 24 + 24
@@ -276,9 +276,7 @@ def test_reproduce_grasping_runs_its_recipe_end_to_end(tmp_path):
 
     # A rerun of the finished run measures nothing again: same points, same report; its time adds to the first's.
     report = (out / "eval" / "report.json").stat().st_mtime_ns
-    again = subprocess.run([sys.executable, "scripts/reproduce_grasping.py", "--env", str(env), "--scale", "0.003",
-                            "--rounds", "2", "--ensemble", "2", "--eval-episodes", "4", "--out", str(out)],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads((out / "summary.json").read_text())["learning_curve"] == summary["learning_curve"]
     assert (out / "eval" / "report.json").stat().st_mtime_ns == report
