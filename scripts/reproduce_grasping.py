@@ -12,9 +12,9 @@ The defaults are the recipe of the KukaDiverse-v0 figures in docs/RESULTS.md (20
 oracle-mix attempts with segmentation masks, a round of 8,000 grasps of round 0's model, a round of 8,000 of the
 six-model servo trained on those 24,000, six models of policies/grasp_cnn_recipe.toml (auxiliary mask loss, mirror
 world, planned commands; 5,000 steps) on all 32,000, 256 CEM samples with 16 elites, no re-planning for the last 4
-actions (--commit-steps): 91.7% of 2,000 held-out scenes there. At --scale 1 about 5.3 hours on 2 cores, by the
-times its parts took here (collection 86 + 50 + 49 min, training about 110, evaluation about 25); the whole has not
-been timed in one run.
+actions (--commit-steps): 91.7% of 2,000 held-out scenes there. At --scale 1, timed from an empty folder on this
+2-core machine: 4.8 hours (collection 177 min, training 86, evaluation 26; the servo 91.4% of 500 held-out scenes;
+docs/results/kuka_diverse_reproduce_2026-12-06).
 
 Writes into --out: data/round-<r>/ (datasets), cnn/round-<r>/ and cnn/round-<r>-member-<k>/ (training runs), eval/ (the
 final comparison: report.json, comparison.md, success.png), learning_curve.png/.json, summary.json, timing.json;
@@ -210,6 +210,7 @@ def plot_curve(points: list[dict], path: Path, title: str) -> None:
                         yerr=[[p["success"] - p["ci95"][0] for p in pts], [p["ci95"][1] - p["success"] for p in pts]],
                         marker="s" if together else "o", linestyle="none" if together else "-",
                         label=f"{pts[0]['models']} models together" if together else "one model")  # fmt: skip
+    ax.set_xticks(sorted({p["attempts"] for p in points}))  # the rounds, not a crowd of 5-digit ticks
     ax.set_xlabel("grasp attempts collected")
     ax.set_ylabel("CEM servo success, test objects")
     ax.set_ylim(0, 1)
