@@ -12,7 +12,7 @@ import typer
 
 from robolearn.config import ConfigError
 from robolearn.data.store import StoreError
-from robolearn.train import CheckpointError
+from robolearn.models.checkpoint import CheckpointError
 
 app = typer.Typer(
     add_completion=False,
@@ -62,9 +62,8 @@ def eval_cmd(
 
     Evaluation seeds lie below 2^31 and collected ones at or above, so no evaluation scene was trained on."""
     from robolearn.collection.campaign import EVAL_SEED_LIMIT
-    from robolearn.envs import make_env
-    from robolearn.evaluation.rollout import rollout, rollout_parallel
-    from robolearn.policies.registry import make_policy, policy_config
+    from robolearn.evaluation.compare import eval_report, evaluate_policies, write_eval_folder
+    from robolearn.policies.registry import policy_config
 
     if episodes < 1:
         raise UsageError(f"--episodes: got {episodes}, must be at least 1")
@@ -85,26 +84,10 @@ def eval_cmd(
         if checkpoint is not None and cfg.name in ("cem", "open_loop"):  # a name or a TOML of a CNN policy
             cfg = policy_config(spec, checkpoint=checkpoint)
         configs[Path(spec).stem if spec.endswith(".toml") else spec] = cfg
-    e = make_env(env, objects={"split": objects})
-    results, reports = {}, {}
-    try:
-        policies = {name: make_policy(cfg, e) for name, cfg in configs.items()}  # all checked before any runs
-        for name, pol in policies.items():
-            record = max(videos if out else 0, 1 if gif and not reports else 0)
-            seeds = range(seed, seed + episodes)
-            if workers > 1:
-                report = rollout_parallel(env, objects, configs[name], seeds, workers=workers, record_first=record,
-                                          progress=True, desc=name)  # fmt: skip
-            else:
-                report = rollout(e, pol, seeds, record_first=record, progress=True, desc=name)
-            reports[name] = report
-            results[name] = {"policy": configs[name].model_dump(), **report.summary()}
-    finally:
-        e.close()
-    report_json = {"env": env, "objects": objects, "seeds": [seed, seed + episodes - 1], "policies": results}
-    first = next(iter(results.values()))
-    if len(results) == 1:  # one policy: its figures at the top level too, as before
-        report_json.update({k: v for k, v in first.items() if k != "policy"})
+    seeds = range(seed, seed + episodes)
+    record = {name: max(videos if out else 0, 1 if gif and k == 0 else 0) for k, name in enumerate(configs)}
+    results, reports = evaluate_policies(env, configs, seeds, objects=objects, workers=workers, record=record)
+    report_json = eval_report(env, objects, seeds, results)
     # Files first, printing after: a closed stdout (`| head`) must not cost the evaluation's results.
     written = []
     if gif:
@@ -116,7 +99,7 @@ def eval_cmd(
         json_out.write_text(json.dumps(report_json, indent=2))
         written.append(json_out)
     if out:
-        _write_eval_folder(out, env, objects, results, reports, videos, report_json)
+        write_eval_folder(out, report_json, reports, videos)
         written.append(f"{out}/report.json, comparison.md, success.png" + (", videos" if videos else ""))
     for name, r in results.items():
         (lo, hi), ms = r["success_ci95"], r["ms_per_episode"]
@@ -130,23 +113,6 @@ def eval_cmd(
         typer.echo(comparison_table(results))
     for path in written:
         typer.echo(f"wrote {path}")
-
-
-def _write_eval_folder(out: Path, env: str, objects: str, results: dict, reports: dict, videos: int,
-                       report_json: dict) -> None:  # fmt: skip
-    from robolearn.evaluation.media import write_mp4
-    from robolearn.evaluation.report import comparison_table, success_plot
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report_json, indent=2))
-    (out / "comparison.md").write_text(comparison_table(results) + "\n")
-    success_plot(results, out / "success.png", f"{env}, {objects} objects")
-    for name, report in reports.items():
-        frames, k = report.frames, 0
-        for ep in report.episodes[:videos]:
-            n = ep.steps + 1  # the first observation and one per step
-            write_mp4(out / f"{name}_episode{k}.mp4", frames[:n], fps=2)
-            frames, k = frames[n:], k + 1
 
 
 @app.command("collect")
@@ -261,6 +227,93 @@ def train_cmd(
         typer.echo(json.dumps({k: summary[k] for k in ("checkpoint", "best_checkpoint", "best_val_auc", "samples_per_s",
                                                       "loader_wait_fraction")}
                               | {"val_" + k: summary["val"][k] for k in ("loss", "accuracy", "auc", "ece")}))  # fmt: skip
+
+
+def _field_help(model, name: str) -> str:
+    """The help of option `name`: the description of the config field it sets (one place for both)."""
+    field = model.model_fields[name]
+    return f"{field.description} (default: {field.default})"
+
+
+def _reproduce_help(name: str) -> str:
+    from robolearn.workflows.reproduce import ReproduceConfig
+
+    return _field_help(ReproduceConfig, name)
+
+
+@app.command("reproduce")
+def reproduce_cmd(
+    env: Annotated[str | None, typer.Option(help=_reproduce_help("env"))] = None,
+    model: Annotated[str | None, typer.Option(help=_reproduce_help("model"))] = None,
+    scale: Annotated[float | None, typer.Option(help=_reproduce_help("scale"))] = None,
+    first: Annotated[int | None, typer.Option(help=_reproduce_help("first"))] = None,
+    per_round: Annotated[int | None, typer.Option(help=_reproduce_help("per_round"))] = None,
+    rounds: Annotated[int | None, typer.Option(help=_reproduce_help("rounds"))] = None,
+    ensemble: Annotated[int | None, typer.Option(help=_reproduce_help("ensemble"))] = None,
+    samples: Annotated[int | None, typer.Option(help=_reproduce_help("samples"))] = None,
+    elites: Annotated[int | None, typer.Option(help=_reproduce_help("elites"))] = None,
+    workers: Annotated[int | None, typer.Option(help=_reproduce_help("workers"))] = None,
+    epsilon: Annotated[float | None, typer.Option(help=_reproduce_help("epsilon"))] = None,
+    explore: Annotated[float | None, typer.Option(help=_reproduce_help("explore"))] = None,
+    descend: Annotated[str | None, typer.Option(help=_reproduce_help("descend"))] = None,
+    commit_steps: Annotated[int | None, typer.Option(help=_reproduce_help("commit_steps"))] = None,
+    eval_episodes: Annotated[int | None, typer.Option(help=_reproduce_help("eval_episodes"))] = None,
+    out: Annotated[str | None, typer.Option(help=_reproduce_help("out"))] = None,
+) -> None:
+    """The grasp recipe from nothing to a success table and a learning curve: collect with the oracle mix, train
+    grasp CNNs, collect with their CEM servo, train again, ..., then one evaluation of random, open loop, the servo
+    and the oracle on held-out objects. Defaults: the recipe behind the KukaDiverse-v0 figures (hours on 2 cores);
+    `--scale 0.02 --ensemble 2 --eval-episodes 20` is a smoke run of minutes. A rerun continues where it stopped."""
+    from robolearn.config import validate
+    from robolearn.workflows.reproduce import ReproduceConfig, run
+
+    given = {k: v for k, v in locals().items() if v is not None and k in ReproduceConfig.model_fields}
+    run(validate(ReproduceConfig, given, source="robolearn reproduce options"))
+
+
+@app.command("compare")
+def compare_cmd(
+    reports: Annotated[list[str], typer.Argument(help="robolearn eval report.json files")],
+    earlier: Annotated[
+        list[str] | None, typer.Option(help="FILE.csv:COLUMN (or FILE.csv) of per-seed outcomes (repeatable)")
+    ] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="write the reports' per-seed outcomes here")] = None,
+    md: Annotated[Path | None, typer.Option(help="write the tables here instead of printing them")] = None,
+    pool: Annotated[bool, typer.Option(help="join the runs of a policy (or column) on different seeds")] = False,
+) -> None:
+    """Paired success differences between policies evaluated on the same episode seeds: each policy's success and
+    its difference from every other (mean per-scene difference, 95% interval), from `robolearn eval` reports and,
+    with --earlier, per-seed CSV columns of earlier results folders. --pool joins runs on different seeds."""
+    from robolearn.evaluation.report import paired_tables, read_columns, read_outcomes, write_outcomes_csv
+
+    _check_writable(csv_out, "--csv")
+    _check_writable(md, "--md")
+    try:
+        new, old = read_outcomes(reports, pool), read_columns(earlier or [], pool)
+        text = paired_tables(new, old)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if csv_out:
+        write_outcomes_csv(csv_out, new)
+    if md:
+        md.write_text(text)
+    else:
+        typer.echo(text, nl=False)
+
+
+@app.command("check-env")
+def check_env_cmd(
+    env: Annotated[str, typer.Argument(help="registered env id or env TOML file")],
+    steps: Annotated[int, typer.Option(help="random steps taken after the checkers")] = 20,
+) -> None:
+    """Run gymnasium's and stable-baselines3's env checkers on an env (spaces, reset and step contract, seeding),
+    then some random steps; names the first problem found."""
+    from robolearn.envs.check import check_env
+
+    if steps < 0:
+        raise UsageError(f"--steps: got {steps}, must be at least 0")
+    for line in check_env(env, steps=steps):
+        typer.echo(line)
 
 
 @app.command("info")

@@ -30,9 +30,9 @@ SEED = 1  # every campaign's seed: the servo's evaluation replays the scenes its
 
 
 def run(workers: int, episodes: int, tmp: Path, backend: str = "local", **campaign) -> dict:
-    campaign = campaign or {"env": "robolearn/GraspKuka-v0", "policy": "random", "down_bias": 1.0}
+    campaign = campaign or {"env": "robolearn/GraspKuka-v0", "policy": {"name": "random", "down_bias": 1.0}}
     cfg = CampaignConfig(**campaign, episodes=episodes, workers=workers, seed=SEED,
-                         store=str(tmp / f"{backend}{workers}{campaign['policy']}"))  # fmt: skip
+                         store=str(tmp / f"{backend}{workers}{campaign['policy']['name']}"))  # fmt: skip
     env_config = load_env_config(cfg.env, objects={"split": cfg.objects}).model_dump(mode="json")
     todo = prepare(cfg, env_config, resume=False)
     runner = run_ray if backend == "ray" else run_local
@@ -46,9 +46,9 @@ def run(workers: int, episodes: int, tmp: Path, backend: str = "local", **campai
 def untrained_servo_checkpoint(env: str, path: Path) -> str:
     """A spatial GraspCNN (policies/grasp_cnn_spatial.toml's sizes) with its initial weights: it costs what a
     trained one costs per step."""
+    from robolearn.models.checkpoint import save
     from robolearn.models.grasp_cnn import GraspCNN, GraspCNNConfig
     from robolearn.sim.camera import fixed_clip_matrix
-    from robolearn.train.checkpoint import save
 
     cam = load_env_config(env).camera
     config = GraspCNNConfig.for_size(cam.width, channels=32, fc=64, state_input=True, readout="spatial",
@@ -79,7 +79,8 @@ def main() -> None:
         ray2 = run(2, 2 * args.episodes, tmp, backend="ray")
         servo_env = "robolearn/KukaDiverse-v0"
         checkpoint = untrained_servo_checkpoint(servo_env, tmp / "servo")
-        servo = run(2, 2 * args.episodes, tmp, env=servo_env, policy="cem", checkpoint=checkpoint, epsilon=0.1)
+        servo = run(2, 2 * args.episodes, tmp, env=servo_env, policy={"name": "cem", "checkpoint": checkpoint,
+                                                                     "epsilon": 0.1, "down_bias": 0.5})
         servo_ev = servo_eval(checkpoint, servo_env, 2 * args.episodes)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

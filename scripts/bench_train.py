@@ -33,8 +33,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchdoc import publish  # noqa: E402
 
+from robolearn.data.grasp import select  # noqa: E402
 from robolearn.data.info import open_dataset  # noqa: E402
-from robolearn.data.loader import StreamingLoader, select  # noqa: E402
+from robolearn.data.stream import StreamingLoader  # noqa: E402
 from robolearn.data.synthetic import write_blob_store  # noqa: E402
 from robolearn.models import GraspCNN, GraspCNNConfig  # noqa: E402
 
@@ -51,7 +52,7 @@ def naive_frames_per_s(stores, n: int, rng) -> float:
 
 
 def loader_frames_per_s(selections, batches: int, workers: int) -> float:
-    loader = StreamingLoader(selections, batch_size=64, buffer_frames=2048, workers=workers, seed=0, pad=4)
+    loader = StreamingLoader(selections, keys=("rgb", "motor_command"), batch_size=64, buffer_frames=2048, workers=workers, seed=0, pad=4)
     it = loader.batches(0)
     next(it)  # worker start-up is not throughput
     t = time.perf_counter()

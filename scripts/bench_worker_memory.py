@@ -66,7 +66,7 @@ def main() -> None:
     if args.report_only:
         publish(report(json.loads(RECORD.read_text())), write=not args.no_write)
         return
-    cfg = CampaignConfig(env="robolearn/GraspKuka-v0", policy="random", down_bias=1.0, episodes=args.episodes,
+    cfg = CampaignConfig(env="robolearn/GraspKuka-v0", policy={"name": "random", "down_bias": 1.0}, episodes=args.episodes,
                          workers=1, seed=3)  # fmt: skip
     env_config = load_env_config(cfg.env, objects={"split": cfg.objects}).model_dump(mode="json")
     tmp = Path(tempfile.mkdtemp(prefix="bench_memory_"))

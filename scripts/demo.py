@@ -55,8 +55,8 @@ def collect_train_eval(out: Path, episodes: int, steps: int, eval_episodes: int)
     from robolearn.envs import load_env_config
     from robolearn.train.grasp import TrainConfig, train
 
-    cfg = CampaignConfig(env="robolearn/GraspKuka-v0", policy="mix", epsilon=0.5, episodes=episodes, workers=2,
-                         store=str(out / "dataset"))  # fmt: skip
+    cfg = CampaignConfig(env="robolearn/GraspKuka-v0", policy={"name": "oracle", "epsilon": 0.5, "down_bias": 0.5},
+                         episodes=episodes, workers=2, store=str(out / "dataset"))  # fmt: skip
     env_config = load_env_config(cfg.env, objects={"split": cfg.objects}).model_dump(mode="json")
     todo = prepare(cfg, env_config, resume=True)
     collected = run_local(cfg, env_config, todo) if todo else {"collected": 0}

@@ -23,10 +23,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchdoc import publish  # noqa: E402
 
-from robolearn.collection.campaign import CampaignConfig, episode_seeds, make_collection_policy  # noqa: E402
+from robolearn.collection.campaign import CampaignConfig, episode_seeds  # noqa: E402
 from robolearn.collection.record import record_episode  # noqa: E402
 from robolearn.envs import load_env_config  # noqa: E402
 from robolearn.envs.grasp_env import GraspEnv  # noqa: E402
+from robolearn.policies.registry import make_policy  # noqa: E402
 from robolearn.sim.world import World  # noqa: E402
 
 PHASES = [(World, "reset", "rebuild the world"), (World, "place_objects", "drop and settle the objects"),
@@ -61,10 +62,10 @@ def main() -> None:
     totals: dict[str, float] = collections.defaultdict(float)
     for cls, name, _ in PHASES:
         timed(totals, cls, name)
-    cfg = CampaignConfig(env="robolearn/KukaDiverse-v0", objects="train", policy="mix", epsilon=0.5,
-                         down_bias=0.5, seed=901, store="unused")  # fmt: skip
+    cfg = CampaignConfig(env="robolearn/KukaDiverse-v0", objects="train", seed=901, store="unused",
+                         policy={"name": "oracle", "epsilon": 0.5, "down_bias": 0.5})  # fmt: skip
     env = GraspEnv(load_env_config(cfg.env, objects={"split": cfg.objects}))
-    policy = make_collection_policy(cfg, env)
+    policy = make_policy(cfg.policy, env)
     record_episode(env, policy, *episode_seeds(cfg, 0))  # warm-up: imports, first mesh loads
     totals.clear()
     grasp_by_outcome: dict[bool, list[float]] = {True: [], False: []}

@@ -6,8 +6,9 @@ import json
 import numpy as np
 
 from robolearn.collection.branch import final_pose, play_branch
-from robolearn.collection.record import pose_of, record_episode
+from robolearn.collection.record import record_episode
 from robolearn.data.info import open_dataset
+from robolearn.envs.grasp import pose_of
 from robolearn.envs.grasp_env import GraspEnv
 from robolearn.envs.task import OraclePolicy, grasp_frame
 
@@ -47,8 +48,8 @@ def test_a_branch_that_aims_where_the_episode_went_reproduces_its_outcome_and_po
 def test_branch_cli_stores_prefixes_of_the_source_relabelled_and_trains_with_them(tmp_path, run_cli):
     (tmp_path / "tiny.toml").write_text('arm = "kuka"\n[camera]\nwidth = 16\nheight = 16\n')
     campaign = tmp_path / "campaign.toml"
-    campaign.write_text(f'env = "{tmp_path / "tiny.toml"}"\npolicy = "mix"\nepsilon = 0.3\nepisodes = 4\nworkers = 2\n'
-                        f'seed = 3\nstore = "{tmp_path / "ds"}"\n')  # fmt: skip
+    campaign.write_text(f'env = "{tmp_path / "tiny.toml"}"\nepisodes = 4\nworkers = 2\nseed = 3\n'
+                        f'store = "{tmp_path / "ds"}"\n[policy]\nname = "oracle"\nepsilon = 0.3\ndown_bias = 0.5\n')  # fmt: skip
     assert run_cli("collect", str(campaign)).returncode == 0
     out = tmp_path / "branches"
     result = run_cli("branch", str(tmp_path / "ds"), "--store", str(out), "--branches", "2", "--workers", "2")

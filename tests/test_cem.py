@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from robolearn.envs import load_env_config
-from robolearn.policies.cem import CEMConfig, CEMServo, steps_to_grasp
+from robolearn.envs.grasp import steps_to_grasp
+from robolearn.policies.cem import CEMConfig, CEMServo
 
 
 def obs_at(pos=(0.57, 0.02, 0.30), yaw=0.0, used=0.0, size=16):
@@ -165,9 +166,9 @@ def test_planned_commands_end_where_the_servo_planned_the_grasp(tmp_path):
     the gripper having moved on), the first 7 frames' commands end at the pose after the 7th action, where the
     servo planned the grasp, at the height it searches from each frame; the last frame's, and an on-time
     episode's, are the recorded ones."""
-    from robolearn.collection.record import motor_commands
+    from robolearn.data.grasp import planned_commands
     from robolearn.data.store import EpisodeStore, Feature
-    from robolearn.train.grasp import planned_commands
+    from robolearn.envs.grasp import motor_commands
 
     diverse = load_env_config("robolearn/KukaDiverse-v0")
     servo = CEMServo(Peak([0, 0, 0, 0]), diverse, seed=0)
@@ -227,7 +228,7 @@ def test_mirror_averaged_scores_are_the_same_for_a_scene_and_its_mirror_image():
     the image flip, the pose's reflection and the commands' agree, and mirroring twice is the identity."""
     import torch
 
-    from robolearn.data.loader import mirror
+    from robolearn.envs.grasp import mirror
     from robolearn.models import GraspCNN, GraspCNNConfig
     from robolearn.policies.cem import model_scorer
     from robolearn.sim.camera import fixed_clip_matrix

@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def write_campaign(tmp_path: Path, **kw) -> Path:
     env = tmp_path / "tiny.toml"
     env.write_text('arm = "kuka"\n[camera]\nwidth = 16\nheight = 16\n')
-    cfg = {"env": str(env), "policy": "random", "episodes": 6, "workers": 2, "seed": 3, "store": str(tmp_path / "ds")}
+    cfg = {"env": str(env), "episodes": 6, "workers": 2, "seed": 3, "store": str(tmp_path / "ds")}
     cfg.update(kw)
-    text = "\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items())
+    text = "\n".join(f"{k} = {json.dumps(v)}" for k, v in cfg.items() if k != "policy")
+    text += f'\n[policy]\nname = "{cfg.get("policy", "random")}"\ndown_bias = 0.5\n'  # the [policy] table
     path = tmp_path / "campaign.toml"
     path.write_text(text + "\n")
     return path
@@ -87,7 +88,7 @@ def test_collect_then_resume_after_sigkill_gives_the_same_episodes(tmp_path, run
         ("other_schema", ["--resume", "--episodes", "2"], "store schema version 99"),
         (None, ["--episodes", "0"], "--episodes: got 0"),
         (None, ["--episodes", "-3"], "--episodes: got -3"),
-        ("bad_policy", [], "key 'policy'"),
+        ("bad_policy", [], "key 'policy.name'"),
     ],
 )
 def test_collect_bad_input_is_one_line_exit_2_and_keeps_data(tmp_path, run_cli, setup, args, message):

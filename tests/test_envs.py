@@ -8,7 +8,8 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import robolearn  # noqa: F401  (registers the ids)
 from robolearn.envs import ENV_IDS
-from robolearn.envs.grasp_env import STATE_DIM, GraspEnv
+from robolearn.envs.grasp import STATE_DIM
+from robolearn.envs.grasp_env import GraspEnv
 
 IDS = sorted(ENV_IDS)
 
@@ -148,3 +149,42 @@ def test_a_non_finite_action_is_refused_before_it_moves_the_arm():
         assert e.t == 0
     finally:
         e.close()
+
+
+def test_the_env_takes_a_task_whose_features_are_its_observation_space():
+    from robolearn.envs.config import make_config
+    from robolearn.envs.task import GraspTask, Task
+
+    config = make_config("kuka", camera={"width": 16, "height": 16, "segmentation": True})
+
+    class Penalized(GraspTask):  # a task of one's own: the env asks it for the reward
+        def reward(self, world, *, attempted):
+            return -1.0
+
+    task = Penalized(config)
+    assert isinstance(task, Task)
+    env = GraspEnv(config, task=task)
+    try:
+        assert env.task is task
+        schema = task.features()
+        assert env.observation_space == schema.observation_space()
+        assert set(schema.observation) == {"rgb", "segmentation", "state"} and "motor_command" in schema.frames
+        obs, _ = env.reset(seed=0)
+        assert obs in env.observation_space
+        _, reward, *_ = env.step(np.zeros(4, np.float32))
+        assert reward == -1.0
+    finally:
+        env.close()
+    with pytest.raises(ValueError, match="another env config"):
+        GraspEnv(config, task=GraspTask(make_config("panda")))
+
+
+def test_check_env_command_runs_both_checkers_and_refuses_a_bad_env(tmp_path, run_cli):
+    ok = run_cli("check-env", "robolearn/GraspKuka-v0", "--steps", "3")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "gymnasium env checker: passed" in ok.stdout and "stable-baselines3 env checker: passed" in ok.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('arm = "kuka"\n[camera]\nwidth = 3\n')
+    result = run_cli("check-env", str(bad))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and "camera.width" in lines[0], result.stderr

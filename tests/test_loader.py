@@ -4,19 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from robolearn.data.loader import (
-    StreamingLoader,
-    _Buffer,
-    _emit_counts,
-    _Stream,
-    check_store,
-    iterate_all,
-    mirror,
-    mirror_plane,
-    random_shift,
-    select,
-)
+from robolearn.data.augment import random_shift
+from robolearn.data.grasp import check_store, select
 from robolearn.data.store import EpisodeStore, Feature, StoreError
+from robolearn.data.stream import StreamingLoader, _Buffer, _emit_counts, _Stream, iterate_all
+from robolearn.envs.grasp import mirror, mirror_plane
+from robolearn.sim.objects import TEST_IDS
+
+KEYS = ("rgb", "motor_command")  # what grasp training reads of each frame (and its episode's success)
 
 SIZE = 8
 
@@ -56,7 +51,7 @@ def check_labels(batch):
 
 def test_split_by_episode_is_disjoint_and_training_drops_test_objects(tmp_path):
     store = id_store(tmp_path / "s.zarr", episodes=200, test_object_every=7)
-    train = select([store], holdout=0.25, split_seed=3, part="train")[0].chosen
+    train = select([store], holdout=0.25, split_seed=3, part="train", exclude_objects=TEST_IDS)[0].chosen
     held = select([store], holdout=0.25, split_seed=3, part="holdout")[0].chosen
     tests = np.isin(store.values("object_ids"), [10]).any(axis=1)
     assert not (train & held).any()
@@ -71,7 +66,7 @@ def test_split_by_episode_is_disjoint_and_training_drops_test_objects(tmp_path):
 def test_stream_covers_each_frame_once_per_epoch_with_its_label(tmp_path, workers):
     store = id_store(tmp_path / "s.zarr", episodes=120)
     sel = select([store], holdout=0, split_seed=0, part="all")
-    loader = StreamingLoader(sel, batch_size=8, buffer_frames=48, workers=workers, seed=1, pad=2)
+    loader = StreamingLoader(sel, keys=KEYS, batch_size=8, buffer_frames=48, workers=workers, seed=1, pad=2)
     assert len(loader.units) > 10
     # batch g comes from stream g % streams; each stream runs its own epochs over its share of chunks
     counts = [sum(_emit_counts([loader.sizes[u] for u in _Stream(loader, w).units(0)], loader.buffer, 8))
@@ -92,7 +87,7 @@ def test_stream_covers_each_frame_once_per_epoch_with_its_label(tmp_path, worker
 def test_batches_resume_at_any_step_exactly(tmp_path, mode):
     store = id_store(tmp_path / "s.zarr", episodes=60)
     sel = select([store], holdout=0, split_seed=0, part="all")
-    loader = StreamingLoader(sel, batch_size=8, buffer_frames=24, workers=0, seed=5, pad=2,
+    loader = StreamingLoader(sel, keys=KEYS, batch_size=8, buffer_frames=24, workers=0, seed=5, pad=2,
                              in_memory=mode == "memory")  # fmt: skip
     stream = loader.batches(0)
     reference = [next(stream) for _ in range(90)]  # several epochs
@@ -107,7 +102,10 @@ def test_batches_resume_at_any_step_exactly(tmp_path, mode):
 def test_data_parallel_ranks_read_disjoint_frames(tmp_path):
     store = id_store(tmp_path / "s.zarr", episodes=300)
     sel = select([store], holdout=0, split_seed=0, part="all")
-    a, b = (StreamingLoader(sel, batch_size=4, buffer_frames=8, workers=0, seed=0, rank=r, world=2) for r in (0, 1))
+    a, b = (
+        StreamingLoader(sel, keys=KEYS, batch_size=4, buffer_frames=8, workers=0, seed=0, rank=r, world=2)
+        for r in (0, 1)
+    )
     sa = a.batches(0)
     sb = b.batches(0)
     fa = set(frames_of([next(sa) for _ in range(20)]))
@@ -118,7 +116,7 @@ def test_data_parallel_ranks_read_disjoint_frames(tmp_path):
 def test_validation_iterates_every_chosen_frame_once(tmp_path):
     store = id_store(tmp_path / "s.zarr", episodes=50)
     sel = select([store], holdout=0.3, split_seed=1, part="holdout")
-    batches = list(iterate_all(sel, batch_size=16))
+    batches = list(iterate_all(sel, batch_size=16, keys=KEYS))
     frames = frames_of(batches)
     ends = store.episode_ends
     starts = np.concatenate([[0], ends[:-1]])
@@ -136,6 +134,11 @@ def test_stores_without_grasp_keys_or_of_another_size_are_refused(tmp_path):
     good = id_store(tmp_path / "s.zarr", episodes=3)
     with pytest.raises(StoreError, match="rgb frames are 8x8, the model takes 64x64"):
         check_store(good, 64)
+    odd = EpisodeStore.create(tmp_path / "odd.zarr", frame_features={"rgb": Feature((SIZE, SIZE, 3), "uint8"),
+                              "motor_command": Feature((4,), "float32")},
+                              episode_features={"success": Feature((), "bool")})  # fmt: skip
+    with pytest.raises(StoreError, match=r"data/motor_command holds \(4,\) per frame, the grasp task's is \(5,\)"):
+        check_store(odd)
 
 
 def test_extra_frame_keys_are_read_and_checked(tmp_path):
@@ -152,7 +155,7 @@ def test_extra_frame_keys_are_read_and_checked(tmp_path):
         store.add_episode({"rgb": np.zeros((4, SIZE, SIZE, 3), np.uint8), "motor_command": np.tile(ids[:, None], 5),
                            "state": np.tile(-ids[:, None], 7)}, {"success": k % 2 == 0, "seed": k})  # fmt: skip
     sel = select([store], holdout=0, split_seed=0, part="all")
-    batch = next(StreamingLoader(sel, batch_size=8, workers=0, extra=("state",)).batches(0))
+    batch = next(StreamingLoader(sel, keys=(*KEYS, "state"), batch_size=8, workers=0).batches(0))
     assert batch["state"].shape == (8, 7)
     np.testing.assert_array_equal(batch["state"][:, 0].numpy(), -batch["motor_command"][:, 0].numpy())
 
@@ -188,7 +191,7 @@ def test_more_workers_than_the_data_can_feed_are_cut_to_what_it_can(tmp_path):
     # 60 episodes, ~350 frames, ~11 reads of 32 frames: 8 streams of batch 64 would leave most with none
     store = id_store(tmp_path / "s.zarr", episodes=60)
     sel = select([store], holdout=0, split_seed=0, part="all")
-    loader = StreamingLoader(sel, batch_size=64, buffer_frames=64, workers=8, seed=0, pad=2)
+    loader = StreamingLoader(sel, keys=KEYS, batch_size=64, buffer_frames=64, workers=8, seed=0, pad=2)
     assert 1 <= loader.workers == loader.streams < 8
     for w in range(loader.streams):  # every stream emits a batch in every epoch
         for epoch in range(20):
@@ -198,7 +201,7 @@ def test_more_workers_than_the_data_can_feed_are_cut_to_what_it_can(tmp_path):
         b = next(stream)
         assert b["rgb"].shape[0] == 64 and b["shift"].shape == (64, 2)
     with pytest.raises(StoreError, match="too few for one batch of 4096"):
-        StreamingLoader(sel, batch_size=4096, workers=2)
+        StreamingLoader(sel, keys=KEYS, batch_size=4096, workers=2)
 
 
 def kuka_diverse_camera(**changes) -> tuple[float, ...]:

@@ -4,9 +4,8 @@ import pytest
 import torch
 
 from robolearn.models import GraspCNN, GraspCNNConfig
+from robolearn.models.checkpoint import CheckpointError, load_model, save
 from robolearn.models.grasp_cnn import segmentation_targets, sliced_max_pool, tent_sample
-from robolearn.train import CheckpointError
-from robolearn.train.checkpoint import load_model, save
 
 
 def batch(size: int, n: int = 3, seed: int = 0) -> dict[str, torch.Tensor]:

@@ -101,36 +101,34 @@ def test_comparison_table_gives_each_later_policy_its_paired_difference_from_the
     assert rows[2].endswith("|  |") and "| better | 1.000 |" in rows[3] and "+0.500 (" in rows[3]
 
 
-def test_paired_script_reads_reports_and_earlier_columns_on_the_same_seeds(tmp_path):
+def test_compare_reads_reports_and_earlier_columns_on_the_same_seeds(tmp_path):
     import subprocess
     import sys
-    from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "paired.py"
+    script = "-m robolearn.cli compare".split()  # robolearn compare (was scripts/paired.py)
     report = tmp_path / "report.json"
     report.write_text(json.dumps({"policies": {"new": {"per_episode": _episodes([1, 1, 0, 1])},
                                                "other": {"per_episode": _episodes([1, 1, 1, 1])}}}))  # fmt: skip
     earlier = tmp_path / "earlier" / "per_seed.csv"
     earlier.parent.mkdir()
     earlier.write_text("seed,old,shifted\n" + "".join(f"{s},{v},1\n" for s, v in zip(range(4), [1, 0, 0, 0])))
-    run = subprocess.run([sys.executable, str(script), str(report), "--earlier", f"{earlier}:old",
+    run = subprocess.run([sys.executable, *script, str(report), "--earlier", f"{earlier}:old",
                           "--csv", str(tmp_path / "out.csv")], capture_output=True, text=True)  # fmt: skip
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[2].startswith("| new | 75.0% |  | -25.0 (") and lines[3].startswith("| other | 100.0% | +25.0 (")
     assert lines[-2].startswith("| new | +50.0 (") and "vs old (earlier) (25.0%)" in lines[-4]
     assert (tmp_path / "out.csv").read_text().splitlines()[:2] == ["seed,new,other", "0,1,1"]
-    bad = subprocess.run([sys.executable, str(script), str(report), "--earlier", f"{earlier}:nope"],
+    bad = subprocess.run([sys.executable, *script, str(report), "--earlier", f"{earlier}:nope"],
                          capture_output=True, text=True)  # fmt: skip
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no column 'nope'" in bad.stderr
 
 
-def test_paired_script_pools_runs_on_disjoint_seeds(tmp_path):
+def test_compare_pools_runs_on_disjoint_seeds(tmp_path):
     import subprocess
     import sys
-    from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "paired.py"
+    script = "-m robolearn.cli compare".split()  # robolearn compare (was scripts/paired.py)
     reports = []
     for k, (a, b) in enumerate((([1, 1, 0, 1], [1, 0, 0, 0]), ([1, 1, 1, 1], [0, 1, 1, 0]))):
         reports.append(tmp_path / f"r{k}.json")
@@ -140,16 +138,16 @@ def test_paired_script_pools_runs_on_disjoint_seeds(tmp_path):
     for k, col in enumerate(([0, 0, 0, 0], [1, 1, 1, 1])):
         earlier[k].parent.mkdir()
         earlier[k].write_text("seed,old\n" + "".join(f"{10 * k + i},{v}\n" for i, v in enumerate(col)))
-    run = subprocess.run([sys.executable, str(script), *map(str, reports), "--pool", "--earlier", str(earlier[0]),
+    run = subprocess.run([sys.executable, *script, *map(str, reports), "--pool", "--earlier", str(earlier[0]),
                           "--earlier", str(earlier[1])], capture_output=True, text=True)  # fmt: skip
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     # a: 7 of 8, b: 3 of 8; per seed a - b: 0 1 0 1 1 0 0 1; a - old: 1 1 0 1 0 0 0 0
     assert lines[2].startswith("| a | 87.5% |  | +50.0 (") and lines[3].startswith("| b | 37.5% |")
     assert "vs old (50.0%)" in lines[-4] and lines[-2].startswith("| a | +37.5 (")
-    unpooled = subprocess.run([sys.executable, str(script), *map(str, reports)], capture_output=True, text=True)
+    unpooled = subprocess.run([sys.executable, *script, *map(str, reports)], capture_output=True, text=True)
     assert unpooled.returncode == 2 and "same episode seeds" in unpooled.stderr  # a (r1.json) beside a: other seeds
-    twice = subprocess.run([sys.executable, str(script), str(reports[0]), str(reports[0]), "--pool"],
+    twice = subprocess.run([sys.executable, *script, str(reports[0]), str(reports[0]), "--pool"],
                            capture_output=True, text=True)  # fmt: skip
     assert twice.returncode == 2 and "repeats seeds" in twice.stderr and twice.stderr.count("\n") == 1
 
@@ -239,16 +237,16 @@ def test_diagnose_steps_counts_actions_before_the_grasp_over_pooled_reports(tmp_
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "diagnose_servo.py"
+    script = [str(Path(__file__).resolve().parents[1] / "research" / "diagnose_servo.py")]
     reports = []
     for k, episodes in enumerate(([(7, 1), (7, 1), (8, 0)], [(7, 0), (8, 1), (8, 0)])):
         reports.append(tmp_path / f"r{k}.json")
         per_episode = [{"seed": 10 * k + i, "steps": n, "success": bool(ok)} for i, (n, ok) in enumerate(episodes)]
         reports[-1].write_text(json.dumps({"policies": {"servo": {"per_episode": per_episode}}}))
-    run = subprocess.run([sys.executable, str(script), "steps", *map(str, reports)], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, *script, "steps", *map(str, reports)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     # 6 episodes: 3 of 7 actions (2 successful), 3 of 8 (1 successful)
     assert run.stdout.splitlines()[2] == "| servo | 6 | 50.0%, 66.7% | 50.0%, 33.3% |"
-    twice = subprocess.run([sys.executable, str(script), "steps", str(reports[0]), str(reports[0])],
+    twice = subprocess.run([sys.executable, *script, "steps", str(reports[0]), str(reports[0])],
                            capture_output=True, text=True)  # fmt: skip
     assert twice.returncode == 2 and "repeats seeds" in twice.stderr and twice.stderr.count("\n") == 1

@@ -21,8 +21,8 @@ def trained(tmp_path_factory):
     env = tmp / "tiny.toml"
     env.write_text(TINY_ENV)
     campaign = tmp / "campaign.toml"
-    campaign.write_text(f'env = "{env}"\npolicy = "mix"\nepsilon = 0.5\nepisodes = 8\nworkers = 2\n'
-                        f'store = "{tmp / "data"}"\n')  # fmt: skip
+    campaign.write_text(f'env = "{env}"\nepisodes = 8\nworkers = 2\nstore = "{tmp / "data"}"\n'
+                        '[policy]\nname = "oracle"\nepsilon = 0.5\ndown_bias = 0.5\n')  # fmt: skip
     train = tmp / "train.toml"
     train.write_text("steps = 6\neval_every = 6\ncheckpoint_every = 6\n[data]\nbatch_size = 16\nworkers = 0\n")
 
@@ -69,8 +69,8 @@ def test_checkpoint_option_overrides_a_policy_toml(trained, run_cli):
 def test_collect_with_the_cem_servo_from_a_checkpoint(trained, run_cli):
     tmp = trained["tmp"]
     campaign = tmp / "cem_campaign.toml"
-    campaign.write_text(f'env = "{trained["env"]}"\npolicy = "cem"\ncheckpoint = "{trained["checkpoint"]}"\n'
-                        f'epsilon = 0.2\nepisodes = 2\nworkers = 1\nstore = "{tmp / "cem_data"}"\n')  # fmt: skip
+    campaign.write_text(f'env = "{trained["env"]}"\nepisodes = 2\nworkers = 1\nstore = "{tmp / "cem_data"}"\n'
+                        f'[policy]\nname = "cem"\ncheckpoint = "{trained["checkpoint"]}"\nepsilon = 0.2\n')  # fmt: skip
     result = run_cli("collect", str(campaign))
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((tmp / "cem_data" / "summary.json").read_text())["collected"] == 2
@@ -102,14 +102,18 @@ def test_collect_with_the_cem_servo_from_a_checkpoint(trained, run_cli):
     lost.write_text(together.read_text().replace("cem_ensemble_data", "lost").replace(
         f'ensemble = ["{trained["checkpoint"]}"]', f'ensemble = ["{tmp / "nowhere"}"]'))  # fmt: skip
     one_line(run_cli("collect", str(lost)), "does not exist")
-    # a store written before campaigns had an ensemble resumes as one without
+    # a store written before campaigns had an [policy] table (flat policy keys, no ensemble) resumes as one without
     manifest = tmp / "cem_data" / "campaign.json"
     old = json.loads(manifest.read_text())
-    del old["campaign"]["ensemble"]
+    policy = old["campaign"].pop("policy")
+    old["campaign"] |= {"policy": "cem", "checkpoint": policy["checkpoint"], "epsilon": policy["epsilon"]}
     manifest.write_text(json.dumps(old))
     result = run_cli("collect", str(campaign), "--resume", "--episodes", "3")
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((tmp / "cem_data" / "summary.json").read_text())["collected"] == 1
+    old["campaign"]["checkpoint"] = str(tmp / "elsewhere")  # and one that another checkpoint collected is refused
+    manifest.write_text(json.dumps(old))
+    one_line(run_cli("collect", str(campaign), "--resume", "--episodes", "4"), "--resume with a different checkpoint")
 
 
 def one_line(result, fragment):
@@ -148,8 +152,8 @@ def test_spatial_readout_trains_on_a_collected_dataset_and_checks_the_camera(tra
              "this env's camera differs")  # fmt: skip
     # EGL shades the same scene differently (docs/BENCHMARKS.md): a servo over tiny-rendered data refuses it
     from robolearn.envs import load_env_config
+    from robolearn.models.checkpoint import CheckpointError
     from robolearn.policies.cem import load_servo
-    from robolearn.train import CheckpointError
 
     egl = tmp / "egl.toml"
     egl.write_text('renderer = "egl"\n' + TINY_ENV)
@@ -191,8 +195,8 @@ def collect_and_train(tmp, run_cli, name: str, camera: str, model: str, data: st
     env = tmp / f"tiny_{name}.toml"
     env.write_text(TINY_ENV + camera)
     campaign = tmp / f"{name}_campaign.toml"
-    campaign.write_text(f'env = "{env}"\npolicy = "mix"\nepsilon = 0.5\nepisodes = 4\nworkers = 1\n'
-                        f'store = "{tmp / f"{name}_data"}"\n')  # fmt: skip
+    campaign.write_text(f'env = "{env}"\nepisodes = 4\nworkers = 1\nstore = "{tmp / f"{name}_data"}"\n'
+                        '[policy]\nname = "oracle"\nepsilon = 0.5\ndown_bias = 0.5\n')  # fmt: skip
     assert run_cli("collect", str(campaign)).returncode == 0
     config = tmp / f"{name}.toml"
     config.write_text('steps = 2\neval_every = 2\ncheckpoint_every = 2\n[model]\nstate_input = true\n'
@@ -234,6 +238,10 @@ def test_segmentation_aux_loss_collects_masks_trains_and_servos_and_refuses_a_st
     _, config, ck = collect_and_train(tmp, run_cli, "seg", "segmentation = true\n", "aux_segmentation = 1.0\n",
                                       "mirror = true\n", "--val-store", str(tmp / "data"))  # fmt: skip
     assert json.loads((ck / "config.json").read_text())["config"]["aux_segmentation"] == 1.0
+    # a servo over a model trained in the mirror world scores in both worlds unless told otherwise
+    from robolearn.policies.cem import trained_with_mirror
+
+    assert trained_with_mirror(ck) and not trained_with_mirror(trained["checkpoint"])
     # the servo needs no masks: it scores on an env that renders none
     ok = run_cli("eval", "--env", str(trained["env"]), "--policy", "cem", "--checkpoint", str(ck), "-n", "1")
     assert ok.returncode == 0, ok.stderr[-2000:]
@@ -241,8 +249,8 @@ def test_segmentation_aux_loss_collects_masks_trains_and_servos_and_refuses_a_st
              "has no segmentation masks; collect with [camera] segmentation = true")  # fmt: skip
 
 
-def test_reproduce_grasping_runs_its_recipe_end_to_end(tmp_path):
-    """scripts/reproduce_grasping.py on a tiny scale: oracle-mix round with masks, two servo rounds of two models
+def test_reproduce_runs_its_recipe_end_to_end(tmp_path):
+    """robolearn reproduce on a tiny scale: oracle-mix round with masks, two servo rounds of two models
     each (round 1's pair collects round 2), the learning curve, and one eval run of random, open loop, the
     two-model servo and the oracle."""
     import subprocess
@@ -252,7 +260,7 @@ def test_reproduce_grasping_runs_its_recipe_end_to_end(tmp_path):
     env.write_text((ROOT / "envs" / "kuka_diverse.toml").read_text().replace("width = 48", "width = 16")
                    .replace("height = 48", "height = 16"))  # fmt: skip
     out = tmp_path / "run"
-    command = [sys.executable, "scripts/reproduce_grasping.py", "--env", str(env), "--scale", "0.003",
+    command = [sys.executable, "-m", "robolearn.cli", "reproduce", "--env", str(env), "--scale", "0.003",
                "--rounds", "2", "--ensemble", "2", "--eval-episodes", "4", "--out", str(out)]  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -261,14 +269,16 @@ def test_reproduce_grasping_runs_its_recipe_end_to_end(tmp_path):
     assert [(p["round"], p["attempts"], p["models"]) for p in summary["learning_curve"]] == [
         (0, 48, 1), (1, 72, 1), (1, 72, 2), (2, 96, 1), (2, 96, 2)]  # fmt: skip
     rounds = [json.loads((out / "data" / f"round-{r}" / "campaign.json").read_text())["campaign"] for r in (1, 2)]
-    assert (rounds[0]["checkpoint"], rounds[0]["ensemble"]) == (summary["learning_curve"][0]["checkpoints"][0], [])
-    assert [rounds[1]["checkpoint"], *rounds[1]["ensemble"]] == summary["learning_curve"][2]["checkpoints"]
+    policies = [r["policy"] for r in rounds]
+    assert (policies[0]["checkpoint"], policies[0]["ensemble"]) == (summary["learning_curve"][0]["checkpoints"][0], [])
+    assert [policies[1]["checkpoint"], *policies[1]["ensemble"]] == summary["learning_curve"][2]["checkpoints"]
+    assert policies[1]["epsilon"] == 0.1 and policies[1]["cem"]["commit_steps"] == 4
     assert list(summary["final_eval"]["policies"]) == ["random", "open_loop", "cem", "oracle"]
     assert (out / "learning_curve.png").stat().st_size > 0 and (out / "eval" / "comparison.md").exists()
     trained = json.loads((out / "cnn" / "round-2-member-1" / "train_config.json").read_text())
     assert trained["seed"] == 1 and trained["data"]["commands"] == "planned" and trained["data"]["mirror"]
     assert json.loads((out / "data" / "round-0" / "campaign.json").read_text())["env_config"]["camera"]["segmentation"]
-    assert "reproduce_grasping: 96 grasp attempts" in result.stdout
+    assert "reproduce: 96 grasp attempts" in result.stdout
     timing = json.loads((out / "timing.json").read_text())
     assert {"collect round 2", "train round 2", "evaluate round 2, 2 model(s)", "evaluate the comparison"} <= set(
         timing["parts_s"]
@@ -287,12 +297,10 @@ def test_reproduce_grasping_runs_its_recipe_end_to_end(tmp_path):
 
 def test_the_reproduce_clock_keeps_its_count_while_a_part_runs(tmp_path):
     """timing.json is rewritten while a part runs, so a killed run keeps most of its time; a rerun adds to it."""
-    import importlib.util
     import time
 
-    spec = importlib.util.spec_from_file_location("reproduce_grasping", ROOT / "scripts" / "reproduce_grasping.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    from robolearn.workflows import reproduce as module
+
     path = tmp_path / "timing.json"
     clock = module.Clock(path, every=0.05)
     with clock.part("collect round 0"):

@@ -1,7 +1,8 @@
 import numpy as np
 
-from robolearn.collection.record import features, motor_commands, record_episode, yaw_of
+from robolearn.collection.record import record_episode
 from robolearn.data import EpisodeStore
+from robolearn.envs.grasp import motor_commands, yaw_of
 from robolearn.envs.grasp_env import GraspEnv
 from robolearn.policies.registry import make_policy
 
@@ -18,7 +19,8 @@ def test_motor_command_is_final_pose_minus_pose():
 def test_recorded_episode_fits_the_schema_and_round_trips_through_a_store(tmp_path):
     env = GraspEnv(preset="kuka", camera={"depth": True})
     try:
-        frame_f, value_f = features(env.config)
+        schema = env.task.features()
+        frame_f, value_f = schema.frames, schema.values
         store = EpisodeStore.create(tmp_path / "s.zarr", frame_features=frame_f, episode_features=value_f)
         policy = make_policy("oracle", env)
         frames, values = record_episode(env, policy, seed=7)
@@ -27,6 +29,9 @@ def test_recorded_episode_fits_the_schema_and_round_trips_through_a_store(tmp_pa
     finally:
         env.close()
     t = values["steps"]
+    # one declaration: the env's observation space is the schema's, and the stored frames are its keys
+    assert set(env.observation_space.spaces) == set(schema.observation) == {"rgb", "depth", "state"}
+    assert set(frames) == set(frame_f) and schema.frames["depth"].dtype == "float16"
     assert frames["rgb"].shape == (t, 64, 64, 3) and frames["depth"].dtype == np.float16
     assert frames["motor_command"].shape == (t, 5) and frames["action"].shape == (t, 4)
     # p_t + v_t is the same final pose for every t

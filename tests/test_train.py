@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from robolearn.data.store import EpisodeStore, Feature
 from robolearn.data.synthetic import write_blob_store
-from robolearn.train.checkpoint import load_model
+from robolearn.models.checkpoint import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from robolearn.collection.record import command_ends, motor_commands, pose_of
 from robolearn.config import Config, ConfigError
 from robolearn.data.info import campaign_manifest, join, location, open_dataset, shard_paths
-from robolearn.data.store import EpisodeStore, Feature, StoreError
+from robolearn.data.store import EpisodeStore, StoreError
+from robolearn.envs.grasp import command_ends, motor_commands, pose_of
+from robolearn.features import Feature
 
 IMAGE_KEYS = ("rgb", "depth", "segmentation")
 

@@ -23,7 +23,7 @@ from pydantic import Field
 from robolearn.config import Config, ConfigError
 from robolearn.data.info import join, location, open_shards, shard_paths
 from robolearn.data.store import EpisodeStore, Feature, StoreError
-from robolearn.policies.cem import CEMConfig
+from robolearn.policies.registry import PolicyConfig, make_policy
 
 
 class CampaignConfig(Config):
@@ -31,24 +31,11 @@ class CampaignConfig(Config):
 
     env: str = Field("robolearn/GraspKuka-v0", description="registered env id or env TOML file")
     objects: Literal["train", "test", "all"] = "train"
-    policy: Literal["random", "oracle", "mix", "probe", "cem"] = Field(
-        "random",
-        description="mix: the oracle with epsilon random actions; probe: the oracle's grasp of a random object, "
-        "aimed off by a random offset; cem: the CEM servo over `checkpoint`",
+    policy: PolicyConfig = Field(
+        default_factory=lambda: PolicyConfig(name="random", down_bias=0.5),
+        description="the [policy] table: a PolicyConfig, as in a policy TOML (name, epsilon, down_bias, checkpoint, "
+        "ensemble, cem, ...)",
     )
-    down_bias: float = Field(0.5, ge=0, le=2, description="random actions: shift of dz toward descending (Levine)")
-    epsilon: float = Field(0.3, ge=0, le=1, description="mix, cem: probability of a random action at each step")
-    aim_std: float = Field(0.03, ge=0, description="probe: std of the aim's offset in x and y (m)")
-    yaw_std: float = Field(0.6, ge=0, description="probe: std of the aim's offset in yaw (rad)")
-    checkpoint: str | None = Field(None, description="cem: the GraspCNN checkpoint directory")
-    ensemble: list[str] = Field(
-        [], description="cem: more checkpoints; the servo scores with the mean of theirs and checkpoint's"
-    )
-    mirror_average: bool = Field(
-        False,
-        description="cem: score each command in the scene and its mirror image too (models trained with data.mirror)",
-    )
-    cem: CEMConfig = Field(default_factory=CEMConfig)
     episodes: int = Field(100, ge=1)
     repeats: int = Field(
         1, ge=1, le=64,
@@ -78,27 +65,17 @@ def episode_seeds(cfg: CampaignConfig, index: int) -> tuple[int, int]:
     return episode_seed(cfg.seed, index // cfg.repeats), episode_seed(cfg.seed, index)
 
 
-def make_collection_policy(cfg: CampaignConfig, env):
-    from robolearn.policies.registry import PolicyConfig, make_policy
-
-    name = "oracle" if cfg.policy == "mix" else cfg.policy
-    epsilon = 0.0 if cfg.policy in ("random", "oracle", "probe") else cfg.epsilon
-    return make_policy(PolicyConfig(name=name, epsilon=epsilon, down_bias=cfg.down_bias, checkpoint=cfg.checkpoint,
-                                    ensemble=cfg.ensemble, cem=cfg.cem, aim_std=cfg.aim_std, yaw_std=cfg.yaw_std,
-                                    mirror_average=cfg.mirror_average), env)  # fmt: skip
-
-
 def check_policy(cfg: CampaignConfig, env_config: dict) -> None:
     """Build a servo campaign's policy once before any worker starts, so that a checkpoint that is missing or
     does not fit the env is refused in one line (ConfigError, CheckpointError) rather than in every worker."""
-    if cfg.policy != "cem":
+    if cfg.policy.name not in ("cem", "open_loop"):
         return
     from robolearn.envs.config import EnvConfig
     from robolearn.envs.grasp_env import GraspEnv
 
     env = GraspEnv(EnvConfig.model_validate(env_config))
     try:
-        make_collection_policy(cfg, env)
+        make_policy(cfg.policy, env)
     finally:
         env.close()
 
@@ -126,11 +103,11 @@ def prepare(cfg: CampaignConfig, env_config: dict[str, Any], *, resume: bool) ->
         diff = _first_difference(old["env_config"], env_config)
         if diff:
             raise ConfigError(f"store {cfg.store}: --resume with a different env config: {diff}")
-        for key in ("seed", "policy", "objects", "checkpoint", "ensemble", "repeats"):
-            before = old["campaign"].get(key, CampaignConfig.model_fields[key].default)  # stores older than the key
-            if before != manifest["campaign"][key]:
-                raise ConfigError(f"store {cfg.store}: --resume with a different {key}: "
-                                  f"{before!r} before, {manifest['campaign'][key]!r} now")  # fmt: skip
+        before, now = _resume_keys(old["campaign"]), _resume_keys(manifest["campaign"])
+        for key, value in now.items():
+            if before[key] != value:
+                raise ConfigError(f"store {cfg.store}: --resume with a different {key}: {before[key]!r} before, "
+                                  f"{value!r} now")  # fmt: skip
         done = committed_indices(cfg.store)
         if len(done) != len(set(done)):
             raise StoreError(f"store {cfg.store}: an episode index is committed twice")
@@ -144,6 +121,23 @@ def prepare(cfg: CampaignConfig, env_config: dict[str, Any], *, resume: bool) ->
     return sorted(set(range(cfg.episodes)) - set(done))
 
 
+def _resume_keys(campaign: dict[str, Any]) -> dict[str, Any]:
+    """What a resumed campaign must keep: its seeds, objects, repeats, and which policy (and models) collects.
+    Reads campaign.json of this version and of the earlier one, whose policy fields were flat."""
+    policy = campaign["policy"]
+    if isinstance(policy, str):  # before the [policy] table: policy = "mix" was the oracle with epsilon
+        policy = {"name": "oracle" if policy == "mix" else policy, "checkpoint": campaign.get("checkpoint"),
+                  "ensemble": campaign.get("ensemble", [])}  # fmt: skip
+    return {
+        "seed": campaign["seed"],
+        "objects": campaign["objects"],
+        "repeats": campaign.get("repeats", 1),
+        "policy": policy["name"],
+        "checkpoint": policy.get("checkpoint"),
+        "ensemble": policy.get("ensemble", []),
+    }
+
+
 def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
     if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted(set(a) | set(b)):
@@ -155,19 +149,19 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
 
 
 def _worker(cfg_json: str, env_config: dict, shard: str, indices: list[int], queue) -> None:
-    from robolearn.collection.record import features, record_episode
+    from robolearn.collection.record import record_episode
     from robolearn.envs.config import EnvConfig
     from robolearn.envs.grasp_env import GraspEnv
 
     cfg = CampaignConfig.model_validate_json(cfg_json)
     env = GraspEnv(EnvConfig.model_validate(env_config))
-    policy = make_collection_policy(cfg, env)
+    policy = make_policy(cfg.policy, env)
     if "torch" in sys.modules:  # a model scores actions: one thread per worker process, as in evaluation;
         import torch  # torch's default (a thread per core) in each worker halved the servo's collection speed
 
         torch.set_num_threads(1)
-    frame_f, value_f = features(env.config)
-    value_f = {**value_f, "index": Feature((), "int64")}
+    schema = env.task.features()
+    frame_f, value_f = schema.frames, {**schema.values, "index": Feature((), "int64")}
     fs, path = location(shard)
     store = (EpisodeStore.open(shard, "a") if fs.exists(path)
              else EpisodeStore.create(shard, frame_features=frame_f, episode_features=value_f))  # fmt: skip

@@ -60,6 +60,15 @@ def open_dataset(url: str | Path) -> list[EpisodeStore]:
     return open_shards(shards) if shards else [EpisodeStore.open(url)]
 
 
+def non_finite_episodes(store: EpisodeStore, key: str) -> list[int]:
+    """Indices of the episodes with a NaN or infinite value in float frame feature `key`."""
+    values = np.asarray(store.group[f"data/{key}"][: store.n_frames])
+    bad_frames = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+    if not bad_frames.any():
+        return []
+    return sorted(set(np.searchsorted(store.episode_ends, np.flatnonzero(bad_frames), side="right").tolist()))
+
+
 def _disk_bytes(url: str) -> int:
     fs, path = location(url)
     return int(fs.du(path, total=True)) if fs.exists(path) else 0

@@ -17,7 +17,6 @@ A process killed at any moment loses at most the episode it was writing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 import zarr
 
 import robolearn
+from robolearn.features import Feature
 
 SCHEMA_VERSION = 1
 ENDS = "meta/episode_ends"
@@ -36,21 +36,6 @@ class StoreError(ValueError):
 
 class IncompleteStoreError(StoreError):
     """A zarr group without robolearn attributes: foreign, or a creation cut short (so it holds no episodes)."""
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One stored key: the shape of one item (a frame, or an episode's value) and its dtype."""
-
-    shape: tuple[int, ...]
-    dtype: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"shape": list(self.shape), "dtype": self.dtype}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Feature:
-        return cls(tuple(d["shape"]), d["dtype"])
 
 
 def _chunk_len(feature: Feature, target_bytes: int = 1 << 20) -> int:

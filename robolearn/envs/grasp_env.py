@@ -7,9 +7,10 @@ Once the end effector is at or below `task.grasp_height` (or at the last step, w
 `task.grasp_at_last_step`) the env grasps: close the fingers, lift, and the episode
 terminates; it is a success if an object ends above `task.success_height`.
 
-Observation: Dict(rgb (H,W,3) uint8, [depth (H,W) float32 metres], [segmentation (H,W) uint8: 0 where no
-object is seen, i + 1 where the tray's object i is], state (7,) float32 =
-end-effector target xyz, sin/cos yaw, gripper opening, fraction of steps used).
+The task (default: GraspTask of the config) lays out the scene, judges success and declares the features;
+the observation space is its `features().observation`: Dict(rgb (H,W,3) uint8, [depth (H,W) float32 metres],
+[segmentation (H,W) uint8: 0 where no object is seen, i + 1 where the tray's object i is], state (7,) float32 =
+end-effector target xyz, sin/cos yaw, gripper opening, fraction of steps used; robolearn.envs.grasp).
 info of step(): is_success, grasp_attempted, gripper_pose = [x, y, z, yaw] of the end-effector
 target after the action (before any lift): at the last step, the pose p_T of the grasp;
 lifted_object_ids: the procedural ids of the objects lifted above the success height.
@@ -17,26 +18,24 @@ lifted_object_ids: the procedural ids of the objects lifted above the success he
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from robolearn.envs import grasp
 from robolearn.envs.config import EnvConfig, make_config
-from robolearn.envs.task import GraspTask
+from robolearn.envs.task import GraspTask, Task
 from robolearn.sim.camera import CameraPose, sample_pose
 from robolearn.sim.world import World
-
-STATE_DIM = 7
 
 
 class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(self, config: EnvConfig | dict[str, Any] | None = None, *, preset: str | None = None,
-                 render_mode: str | None = None, **overrides: Any) -> None:  # fmt: skip
+                 render_mode: str | None = None, task: Task | None = None, **overrides: Any) -> None:  # fmt: skip
         self.config = (
             config
             if isinstance(config, EnvConfig) and not (preset or overrides)
@@ -45,26 +44,16 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r} is not supported; allowed: {self.metadata['render_modes']}")
         self.render_mode = render_mode
-        cam = self.config.camera
-        obs = {"rgb": spaces.Box(0, 255, (cam.height, cam.width, 3), np.uint8)}
-        if cam.depth:
-            obs["depth"] = spaces.Box(0.0, np.float32(cam.far), (cam.height, cam.width), np.float32)
-        if cam.segmentation:
-            count = self.config.objects.count
-            obs["segmentation"] = spaces.Box(0, count, (cam.height, cam.width), np.uint8)
-        tc, ph = self.config.task, self.config.physics
-        top = tc.workspace_high[2] + ph.grasp_lift_substeps * ph.lift_per_substep  # the lift raises the target
-        low = np.array([*tc.workspace_low, -1, -1, 0, 0], dtype=np.float32)
-        high = np.array([*tc.workspace_high[:2], top, 1, 1, 1, 1], dtype=np.float32)
-        obs["state"] = spaces.Box(low, high, (STATE_DIM,), np.float32)
-        self.observation_space = spaces.Dict(obs)
-        self.action_space = spaces.Box(-1.0, 1.0, (4,), np.float32)
+        if task is not None and task.config != self.config:
+            raise ValueError("the task was built for another env config than this env's")
+        self.task: Task = task if task is not None else GraspTask(self.config)
+        self.observation_space = self.task.features().observation_space()
+        self.action_space = spaces.Box(-1.0, 1.0, (grasp.ACTION_DIM,), np.float32)
 
-        self.task = GraspTask(self.config)
         self.world = World(arm=self.config.arm, physics=self.config.physics, renderer=self.config.renderer)
         self.t = 0
         self.attempted = False
-        self._pose: CameraPose = sample_pose(cam, None)
+        self._pose: CameraPose = sample_pose(self.config.camera, None)
         self._last_obs: dict[str, np.ndarray] | None = None
         self.layout_rng_state: dict[str, Any] | None = None  # np_random's state when this episode's layout began
 
@@ -114,7 +103,7 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         """The physics of step(): move by `action`, grasp when the gripper is low enough (or at the last step,
         with `task.grasp_at_last_step`). Returns the gripper pose [x, y, z, yaw] this action commanded."""
         tc, world, arm = self.config.task, self.world, self.world.arm
-        a = np.asarray(action, dtype=np.float64).reshape(4)
+        a = np.asarray(action, dtype=np.float64).reshape(grasp.ACTION_DIM)
         if not np.isfinite(a).all():
             raise ValueError(f"action {a.tolist()}: not finite (each of dx, dy, dz, dyaw must be a number in [-1, 1])")
         a = np.clip(a, -1.0, 1.0)
@@ -158,10 +147,8 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def _observe(self) -> dict[str, np.ndarray]:
         images = self.world.render(self.config.camera, self._pose)
-        arm, tc = self.world.arm, self.config.task
-        state = np.array(
-            [*arm.target, math.sin(arm.yaw), math.cos(arm.yaw), arm.gripper, self.t / tc.max_steps], dtype=np.float32
-        )
+        arm = self.world.arm
+        state = grasp.state_vector(arm.target, arm.yaw, arm.gripper, self.t / self.config.task.max_steps)
         obs = {"rgb": images["rgb"]}
         if "depth" in images:
             obs["depth"] = images["depth"]

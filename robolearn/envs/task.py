@@ -1,25 +1,42 @@
-"""The grasping Task: object layout, success, reward, and the scripted oracle.
+"""Tasks: what is in the scene, what counts as success, the reward, a scripted oracle, and what episodes hold.
 
-The env (robolearn.envs.grasp_env) owns physics: arm motion and the grasp primitive.
-The task owns what is in the tray, what counts as success, and how a privileged
-script would grasp.
+The env (robolearn.envs.grasp_env) owns physics: arm motion and the grasp primitive. A task, handed to the env,
+owns the rest (`Task`). `GraspTask` is grasping from a tray; its oracle grasps with privileged state.
 """
 
 from __future__ import annotations
 
 import math
 import weakref
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pybullet as p
 
+from robolearn.envs import grasp
 from robolearn.envs.config import EnvConfig
+from robolearn.features import Feature, Schema
 from robolearn.sim.objects import object_vertices, split_ids
 from robolearn.sim.world import World
 
-if TYPE_CHECKING:
-    from robolearn.envs.grasp_env import GraspEnv
+
+@runtime_checkable
+class Task(Protocol):
+    """What an env delegates: `layout` the scene of an episode, judge `success`, give the `reward`, build an
+    `oracle` policy, and declare the `features()` of its episodes (the env's observation space, the store's arrays
+    and the loaders' checks all come from that one declaration)."""
+
+    config: EnvConfig
+
+    def features(self) -> Schema: ...
+
+    def layout(self, world: World, rng: np.random.Generator) -> None: ...
+
+    def success(self, world: World) -> bool: ...
+
+    def reward(self, world: World, *, attempted: bool) -> float: ...
+
+    def oracle(self, env: Any, **options: Any) -> Any: ...
 
 
 class GraspTask:
@@ -29,6 +46,29 @@ class GraspTask:
         self.config = config
         oc = config.objects
         self.pool = np.asarray(oc.ids if oc.ids is not None else split_ids(oc.split), dtype=np.int64)
+
+    def features(self) -> Schema:
+        """Observations: rgb, [depth (m)], [segmentation: 0, or 1 + the object's index], state (`grasp.STATE_DIM`).
+        Stored frames: those (depth as float16), the action and Levine's motor command. Values: success, seed,
+        steps, the procedural ids of the tray's objects."""
+        cfg = self.config
+        cam, tc, ph = cfg.camera, cfg.task, cfg.physics
+        image = (cam.height, cam.width)
+        top = tc.workspace_high[2] + ph.grasp_lift_substeps * ph.lift_per_substep  # the lift raises the target
+        observation = {"rgb": Feature((*image, 3), "uint8", 0, 255)}
+        frames = {"rgb": observation["rgb"]}
+        if cam.depth:
+            observation["depth"] = Feature(image, "float32", 0.0, np.float32(cam.far))
+            frames["depth"] = Feature(image, "float16")
+        if cam.segmentation:
+            observation["segmentation"] = frames["segmentation"] = Feature(image, "uint8", 0, cfg.objects.count)
+        low = np.array([*tc.workspace_low, -1, -1, 0, 0], dtype=np.float32)
+        high = np.array([*tc.workspace_high[:2], top, 1, 1, 1, 1], dtype=np.float32)
+        observation["state"] = Feature((grasp.STATE_DIM,), "float32", low, high)
+        frames |= grasp.LABEL_FEATURES
+        values = {"success": Feature((), "bool"), "seed": Feature((), "int64"), "steps": Feature((), "int32"),
+                  "object_ids": Feature((cfg.objects.count,), "int32")}  # fmt: skip
+        return Schema(observation=observation, frames=frames, values=values)
 
     def layout(self, world: World, rng: np.random.Generator) -> None:
         """Drop `count` objects of the pool at random places in the tray, one after another."""
@@ -53,7 +93,7 @@ class GraspTask:
         """1 for a successful grasp, else 0 (sparse, as KukaDiverseObjectEnv)."""
         return float(attempted and self.success(world))
 
-    def oracle(self, env: GraspEnv, *, rehearse: bool = True) -> OraclePolicy:
+    def oracle(self, env: Any, *, rehearse: bool = True) -> OraclePolicy:
         """A scripted policy with privileged state that grasps well."""
         return OraclePolicy(env, rehearse=rehearse)
 
@@ -98,13 +138,13 @@ class OraclePolicy:
     env's physics is deterministic, so a rehearsal's outcome is the episode's (tested).
     """
 
-    def __init__(self, env: GraspEnv, *, rehearse: bool = True) -> None:
+    def __init__(self, env: Any, *, rehearse: bool = True) -> None:
         self.env = env
         self.rehearse = rehearse
         self.target: int | None = None
         self.rehearsals = 0  # this episode's
         self.predicted: bool | None = None  # the chosen grasp's rehearsed outcome; None when not rehearsed
-        self._sim: GraspEnv | None = None
+        self._sim: Any = None  # an env of the same kind and config as `env`, which never renders
 
     def reset(self) -> None:
         self.target, self.rehearsals, self.predicted = None, 0, None
@@ -141,11 +181,9 @@ class OraclePolicy:
 
     def rehearsal_succeeds(self, index: int) -> bool:
         """Play this episode from its start in the oracle's own simulation, going for object `index`."""
-        from robolearn.envs.grasp_env import GraspEnv
-
-        env = self.env
+        env = self.env.unwrapped
         if self._sim is None:
-            self._sim = GraspEnv(env.config.model_copy(update={"renderer": "tiny"}))  # it never renders
+            self._sim = type(env)(env.config.model_copy(update={"renderer": "tiny"}))
             weakref.finalize(self, self._sim.close)
         sim = self._sim
         sim.replay_start(env.layout_rng_state)
@@ -167,7 +205,7 @@ class OraclePolicy:
         return steer(self.env, centre, self.env.world.arm.yaw_for_axis(yaw))
 
 
-def steer(env: GraspEnv, xy: np.ndarray, yaw: float) -> np.ndarray:
+def steer(env: Any, xy: np.ndarray, yaw: float) -> np.ndarray:
     """The action that moves the gripper straight toward `xy` and the arm's wrist toward `yaw` (either way
     round: the gripper is symmetric) as far as one step goes, descending at full speed: the arm lags its
     target, and the grasp must happen within max_steps; the sideways correction happens on the way down."""
@@ -185,7 +223,7 @@ class ProbePolicy(OraclePolicy):
     collector whose grasps land on, beside and across objects alike, so a scorer trained on them sees
     what makes one place better than another in the same scene (collection's `repeats`)."""
 
-    def __init__(self, env: GraspEnv, *, aim_std: float = 0.03, yaw_std: float = 0.6, seed: int | None = None) -> None:
+    def __init__(self, env: Any, *, aim_std: float = 0.03, yaw_std: float = 0.6, seed: int | None = None) -> None:
         super().__init__(env, rehearse=False)
         self.aim_std, self.yaw_std = aim_std, yaw_std
         self.rng = np.random.default_rng(seed)

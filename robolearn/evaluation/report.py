@@ -89,3 +89,61 @@ def success_plot(results: dict[str, dict[str, Any]], path: Path, title: str) -> 
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def read_columns(specs: list[str], pool: bool = False) -> dict[str, list[dict]]:
+    """Per-seed outcomes from CSV columns of earlier results folders: `FILE:COLUMN`, or `FILE` for all its columns
+    (a `seed` column and one 0/1 column per policy). Named `COLUMN (folder)`, or with `pool` by the column alone and
+    joined across files (see `join_outcomes`). ValueError naming a file or column that is not there."""
+    import csv
+
+    out: dict[str, list[dict]] = {}
+    for spec in specs:
+        path, _, column = spec.partition(":") if spec.count(":") == 1 else (spec, "", "")
+        try:
+            with open(path, newline="") as f:
+                rows = list(csv.DictReader(f))
+        except OSError as exc:
+            raise ValueError(f"--earlier {spec}: {exc.strerror}") from None
+        columns = [c for c in rows[0] if c != "seed"] if rows else []
+        for c in [column] if column else columns:
+            if c not in columns:
+                raise ValueError(f"--earlier {spec}: no column {c!r}; {path} has {', '.join(columns)}")
+            outcomes = [{"seed": int(r["seed"]), "success": bool(int(r[c]))} for r in rows]
+            join_outcomes(out, c if pool else f"{c} ({Path(path).parent.name})", outcomes, path, pool)
+    return out
+
+
+def paired_tables(new: dict[str, list[dict]], earlier: dict[str, list[dict]]) -> str:
+    """Markdown: each new policy's success and its paired difference (points, 95% interval) from every other new
+    policy; with `earlier`, from each earlier column too. ValueError where two sources cover other seeds."""
+
+    def rate(a: list[dict]) -> str:
+        return f"{sum(e['success'] for e in a) / len(a):.1%}"
+
+    def diff(a: list[dict], b: list[dict]) -> str:
+        m, lo, hi = paired_difference(a, b)
+        return f"{100 * m:+.1f} ({100 * lo:+.1f} to {100 * hi:+.1f})"
+
+    names = list(new)
+    lines = ["| policy | success | " + " | ".join(f"vs {n}" for n in names) + " |", "|---" * (len(names) + 2) + "|"]
+    for n in names:
+        cells = ["" if m == n else diff(new[n], new[m]) for m in names]
+        lines.append(f"| {n} | {rate(new[n])} | " + " | ".join(cells) + " |")
+    if earlier:
+        lines += ["", "| policy | " + " | ".join(f"vs {k} ({rate(v)})" for k, v in earlier.items()) + " |",
+                  "|---" * (len(earlier) + 1) + "|"]  # fmt: skip
+        lines += [f"| {n} | " + " | ".join(diff(new[n], v) for v in earlier.values()) + " |" for n in names]
+    return "\n".join(lines) + "\n"
+
+
+def write_outcomes_csv(path: Path, outcomes: dict[str, list[dict]]) -> None:
+    """One row per seed, one 0/1 column per policy (empty where a policy did not play that seed)."""
+    import csv
+
+    seeds = sorted({e["seed"] for v in outcomes.values() for e in v})
+    by_seed = {n: {e["seed"]: int(e["success"]) for e in v} for n, v in outcomes.items()}
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["seed", *outcomes])
+        w.writerows([s, *(by_seed[n].get(s, "") for n in outcomes)] for s in seeds)

@@ -28,9 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from robolearn.config import Config
-
-COMMAND_DIM = 5
-STATE_DIM = 5  # of the stored state: end-effector x, y, z, sin yaw, cos yaw
+from robolearn.envs.grasp import MOTOR_DIM, POSE_DIM
 
 
 class GraspCNNConfig(Config):
@@ -197,7 +195,7 @@ class GraspCNN(nn.Module):
             if c.aux_segmentation:  # object, centre, elongation axis (2) per cell of the map
                 self.aux = nn.Conv2d(ch, AUX_CHANNELS, 1)
             return
-        n_in = COMMAND_DIM + (STATE_DIM if c.state_input else 0)
+        n_in = MOTOR_DIM + (POSE_DIM if c.state_input else 0)
         self.command = nn.Sequential(nn.Linear(n_in, ch), nn.ReLU(inplace=True), nn.Linear(ch, ch))
         self.post = nn.Sequential(
             *[_conv(ch, ch, 3) for _ in range(c.post_merge)],
@@ -242,7 +240,7 @@ class GraspCNN(nn.Module):
                 raise ValueError("this GraspCNN takes the gripper state (state_input) and got none")
             if self.config.readout == "spatial":
                 return self._spatial_score(feats, command, state)
-            command = torch.cat([command, state[:, :STATE_DIM].to(command.dtype)], dim=1)
+            command = torch.cat([command, state[:, :POSE_DIM].to(command.dtype)], dim=1)
         z = self.command(command.to(feats.dtype))[:, :, None, None]  # (B,C,1,1) tiled over the map
         return self.head(self.post(F.relu(feats + z))).squeeze(1)
 

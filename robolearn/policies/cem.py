@@ -38,6 +38,7 @@ from pydantic import Field
 
 from robolearn.config import Config
 from robolearn.envs.config import EnvConfig
+from robolearn.envs.grasp import actions_left, mirror, mirror_plane, motor_command, planned_drop
 
 # A scorer maps (an observation: rgb (H,W,3) uint8, state and maybe depth (H,W), motor commands (N,5)) to success
 # probabilities (N,).
@@ -65,48 +66,12 @@ class CEMConfig(Config):
     )
 
 
-def steps_to_grasp(z, grasp_height: float, dv: float):
-    """Under the height hack: the actions after which the grasp closes, for a gripper target at height `z`.
-
-    The target descends `dv` an action and the env grasps once the end effector is at or below
-    `grasp_height`, so the grasp closes at the first target height at or below it (KukaDiverse: from 0.5 m,
-    after 7 actions, at 0.08 m), or one action later where the arm lags its target. Searching commands
-    that end `dv` times the steps to `max_steps` below instead (0.02 m) read the spatial scorer out 3 px,
-    4.2 cm on the tray, from where the gripper would close (docs/RESULTS.md). `z` a number or an array."""
-    return np.maximum(np.ceil((np.asarray(z) - grasp_height) / dv - 1e-6), 1).astype(np.int64)
-
-
-def actions_left(state: np.ndarray, task) -> np.ndarray:
-    """The actions the servo expects before the grasp, for gripper states (..., 7): the steps the episode has
-    left, and under the height hack no more than `steps_to_grasp` from the target's height (at least 1)."""
-    state = np.asarray(state, np.float64)
-    left = np.maximum(np.round((1 - state[..., 6]) * task.max_steps), 1)
-    if task.height_hack:
-        left = np.minimum(left, steps_to_grasp(state[..., 2], task.grasp_height, task.dv))
-    return left.astype(np.int64)
-
-
-def planned_drop(z, actions, task):
-    """Under the height hack, the height change (m) of the commands the servo searches from a gripper target at
-    height `z` with `actions` left before the grasp (`actions_left`): the env's descent, as far as the workspace's
-    floor. Numbers or arrays."""
-    z = np.asarray(z, np.float64)
-    return np.maximum(task.workspace_low[2], z - task.dv * np.asarray(actions)) - z
-
-
-def motor_command(v: np.ndarray) -> np.ndarray:
-    """(N,4) (dx, dy, dz, dyaw) -> (N,5) (dx, dy, dz, sin dyaw, cos dyaw), the stored label's form."""
-    return np.concatenate([v[:, :3], np.sin(v[:, 3:4]), np.cos(v[:, 3:4])], axis=1).astype(np.float32)
-
-
 def model_scorer(model, device: str = "cpu", mirror_camera: Sequence[float] | None = None) -> Scorer:
     """Score commands with a GraspCNN: the image tower runs once an image, however many batches of commands CEM
     scores against it (the latest image's feature map is kept). With `mirror_camera` (the env's world-to-clip
-    matrix), the mean of the score and the score in the mirror world (`robolearn.data.loader.mirror`): the image
+    matrix), the mean of the score and the score in the mirror world (`robolearn.envs.grasp.mirror`): the image
     flipped left to right, the pose and commands reflected."""
     import torch
-
-    from robolearn.data.loader import mirror
 
     model = model.to(device).eval()
     flip = torch.ones(1, dtype=torch.bool)  # broadcasts over the commands
@@ -225,15 +190,16 @@ class CEMServo:
 
 def load_servo(checkpoint: str | Path, env_config: EnvConfig, cem: CEMConfig | None = None, *,
                open_loop: bool = False, device: str = "cpu", ensemble: Sequence[str | Path] = (),
-               mirror_average: bool = False) -> CEMServo:  # fmt: skip
+               mirror_average: bool | None = None) -> CEMServo:  # fmt: skip
     """A servo over the GraspCNN at `checkpoint` (with `ensemble`: the mean success probability of it and those
-    checkpoints' models; with `mirror_average`, each model's mean over the scene and its mirror image); refuses a
-    model whose image size, renderer (where the checkpoint records its data's), depth input or, for the spatial
-    readout, camera is not the env's."""
+    checkpoints' models; with `mirror_average`, each model's mean over the scene and its mirror image; None: as
+    `checkpoint` was trained, with data.mirror or not); refuses a model whose image size, renderer (where the
+    checkpoint records its data's), depth input or, for the spatial readout, camera is not the env's."""
     camera = None
+    if mirror_average is None:
+        mirror_average = trained_with_mirror(checkpoint)
     if mirror_average:
         from robolearn.config import ConfigError
-        from robolearn.data.loader import mirror_plane
         from robolearn.sim.camera import fixed_clip_matrix
 
         matrix = fixed_clip_matrix(env_config.camera)
@@ -249,10 +215,16 @@ def load_servo(checkpoint: str | Path, env_config: EnvConfig, cem: CEMConfig | N
     return CEMServo(scorers[0] if len(scorers) == 1 else mean_score, env_config, cem, open_loop=open_loop)
 
 
+def trained_with_mirror(checkpoint: str | Path) -> bool:
+    """Whether the training run that wrote `checkpoint` showed the model the mirror world (data.mirror)."""
+    from robolearn.models.checkpoint import read_config
+
+    return bool(read_config(checkpoint).get("train", {}).get("data", {}).get("mirror", False))
+
+
 def fitting_model(checkpoint: str | Path, env_config: EnvConfig):
     """The GraspCNN at `checkpoint`, refused (CheckpointError) where it does not fit the env."""
-    from robolearn.train import CheckpointError
-    from robolearn.train.checkpoint import load_model
+    from robolearn.models.checkpoint import CheckpointError, load_model
 
     model, meta = load_model(checkpoint, expect="GraspCNN")
     if meta.get("renderers") and env_config.renderer not in meta["renderers"]:

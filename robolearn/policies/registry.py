@@ -32,10 +32,10 @@ class PolicyConfig(Config):
     ensemble: list[str] = Field(
         [], description="cem / open_loop: more checkpoints; the servo scores with the mean of their and checkpoint's"
     )
-    mirror_average: bool = Field(
-        False,
+    mirror_average: bool | None = Field(
+        None,
         description="cem / open_loop: score each command as the mean of its score and its score in the mirror "
-        "world (image flipped, pose reflected); for models trained with data.mirror",
+        "world (image flipped, pose reflected); unset: as the checkpoint was trained (with data.mirror or not)",
     )
     cem: CEMConfig = Field(default_factory=CEMConfig)
     epsilon: float = Field(0.0, ge=0, le=1, description="probability of a random action at each step")

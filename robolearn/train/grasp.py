@@ -11,13 +11,9 @@ step; the learning rate is a function of the step and the data order a function 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
-import os
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -25,21 +21,29 @@ import torch
 from pydantic import Field
 
 from robolearn.config import Config, ConfigError, validate
+from robolearn.data.augment import color_jitter, random_shift
+from robolearn.data.grasp import check_store, planned_commands, select
 from robolearn.data.info import campaign_manifest, open_dataset
-from robolearn.data.loader import (
-    StreamingLoader,
-    check_store,
-    color_jitter,
-    iterate_all,
-    mirror,
-    mirror_plane,
-    random_shift,
-    select,
+from robolearn.data.store import EpisodeStore
+from robolearn.data.stream import StreamingLoader, iterate_all
+from robolearn.envs.grasp import mirror, mirror_plane
+from robolearn.models import GraspCNN, GraspCNNConfig, checkpoint
+from robolearn.models.checkpoint import step_dir
+from robolearn.sim.objects import TEST_IDS
+from robolearn.train.metrics import binary_report
+from robolearn.train.run import (
+    Best,
+    Log,
+    OptimConfig,
+    accelerator,
+    adamw,
+    learning_rate,
+    resume_from,
+    run_folder,
+    save_checkpoint,
+    set_lr,
+    warm_start,
 )
-from robolearn.data.store import EpisodeStore, StoreError
-from robolearn.evaluation.metrics import binary_report
-from robolearn.models import GraspCNN, GraspCNNConfig
-from robolearn.train import checkpoint
 
 
 class DataConfig(Config):
@@ -68,14 +72,6 @@ class DataConfig(Config):
     )
 
 
-class OptimConfig(Config):
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
-    warmup_steps: int = Field(100, ge=0)
-    min_lr_ratio: float = Field(0.05, ge=0, le=1, description="cosine decay ends at lr * min_lr_ratio")
-    grad_clip: float = Field(1.0, ge=0, description="0: no clipping")
-
-
 class TrainConfig(Config):
     """`policies/grasp_cnn.toml`."""
 
@@ -100,15 +96,6 @@ class TrainConfig(Config):
 
 # What must be equal for a resumed run to continue the same sequence of batches and updates.
 RESUME_KEYS = ("model", "data", "optim", "seed", "precision")
-
-
-def learning_rate(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to lr * min_lr_ratio at the last step."""
-    o = cfg.optim
-    if step < o.warmup_steps:
-        return o.lr * (step + 1) / o.warmup_steps
-    t = (step - o.warmup_steps) / max(1, cfg.steps - o.warmup_steps)
-    return o.lr * (o.min_lr_ratio + (1 - o.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
 def model_config(cfg: TrainConfig, image_size: int, source: str, manifests: dict[str, dict | None],
@@ -189,34 +176,13 @@ def dataset_task(manifests: dict[str, dict | None]):
     return task
 
 
-def planned_commands(store: EpisodeStore, task) -> np.ndarray:
-    """data.commands = planned: each frame's motor command (N, 5) to the pose the gripper had at the step the servo
-    plans the grasp for from that frame (robolearn.policies.cem.actions_left). Where the episode ends before that
-    step (the grasp closed on time, or a branch stops there), the recorded final pose at the planned height."""
-    from robolearn.collection.record import command_ends, motor_commands, pose_of
-    from robolearn.policies.cem import actions_left, planned_drop
-
-    state = np.asarray(store.group["data/state"][:], np.float64)
-    ends = store.episode_ends
-    lengths = np.diff(ends, prepend=0)
-    first = np.repeat(ends - lengths, lengths)
-    t = np.arange(len(state)) - first
-    left = actions_left(state, task)
-    pose = pose_of(state)
-    end = command_ends(state, store.group["data/motor_command"][:])  # the recorded final poses
-    end[:, 2] = pose[:, 2] + planned_drop(pose[:, 2], left, task)
-    reached = t + left < np.repeat(lengths, lengths)  # the episode went on past the planned step: a late grasp
-    end[reached] = pose[(first + t + left)[reached]]
-    return motor_commands(pose, end)
-
-
 def evaluate(model: torch.nn.Module, selections, device, batch_size: int = 256,
              extra: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
     """Loss, accuracy, ROC AUC and calibration over every frame of the validation episodes."""
     model.eval()
     logits, labels = [], []
     with torch.no_grad():
-        for batch in iterate_all(selections, batch_size, extra):
+        for batch in iterate_all(selections, batch_size, ("rgb", "motor_command", *extra)):
             out, _ = model({k: v.to(device) for k, v in batch.items() if k != "success"})
             logits.append(out.float().cpu().numpy())
             labels.append(batch["success"].numpy())
@@ -226,31 +192,9 @@ def evaluate(model: torch.nn.Module, selections, device, batch_size: int = 256,
     return binary_report(np.concatenate(logits), np.concatenate(labels))
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", progress: bool = True) -> dict[str, Any]:
-    """Run training as `cfg` says; returns the summary also written to `<out>/summary.json`."""
-    from accelerate import Accelerator
-    from accelerate.utils import is_torch_xla_available, set_seed
-    from tqdm import tqdm
-
-    # accelerate runs data-parallel CPU processes (gloo) only when told the run is on CPU
-    on_cpu = cfg.device == "cpu" or not (torch.cuda.is_available() or is_torch_xla_available())
-    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))  # processes on this machine, under torchrun
-    if not on_cpu and torch.cuda.is_available() and local > torch.cuda.device_count():
-        raise ConfigError(f"{local} processes on this machine but {torch.cuda.device_count()} CUDA device(s): start "
-                          f"at most one process per GPU (--nproc_per_node), or set device = \"cpu\"")  # fmt: skip
-    if cfg.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts, on the first matmul
-        torch.use_deterministic_algorithms(True)
-        torch.backends.cudnn.benchmark = False
-    acc = Accelerator(cpu=on_cpu, mixed_precision=cfg.precision)
-    out = Path(cfg.out)
-    ckdir = out / "checkpoints"
-    prior = checkpoint.latest(ckdir)
-    if prior is not None and not resume:
-        raise ConfigError(f"--out {out}: already holds a run (checkpoint {prior.name}); pass --resume to continue "
-                          "it or choose another --out")  # fmt: skip
-
-    # -- data ---------------------------------------------------------------------------------
+def grasp_data(cfg: TrainConfig, source: str, acc) -> dict[str, Any]:
+    """The run's stores checked, its model config, and its train and validation selections with the keys each
+    reads (validation scores grasps alone: no segmentation masks)."""
     if not cfg.data.stores:
         raise ConfigError(f"{source}: no training data: set data.stores or pass --store")
     stores = [s for d in cfg.data.stores for s in open_dataset(d)]
@@ -275,7 +219,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     for s in [*stores, *val_stores]:
         check_store(s, mcfg.image_size, val_extra)
     train_sel = select(stores, holdout=0 if val_stores else cfg.data.holdout, split_seed=cfg.data.split_seed,
-                       part="train")  # fmt: skip
+                       part="train", exclude_objects=TEST_IDS)  # fmt: skip
     val_sel = select(val_stores, holdout=0, split_seed=0, part="all") if val_stores else select(
         stores, holdout=cfg.data.holdout, split_seed=cfg.data.split_seed, part="holdout")  # fmt: skip
     if cfg.data.commands == "planned":
@@ -291,14 +235,33 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     if not sum(s.n_frames for s in val_sel) and acc.is_main_process:
         print(f"warning: no validation episodes (holdout {cfg.data.holdout} of {sum(len(s.chosen) for s in val_sel)} "
               "episodes chose none); validation metrics will be empty", file=sys.stderr)  # fmt: skip
+    # the renderers that drew the training images (from the datasets' campaign.json): the servo refuses another
+    renderers = sorted({m["env_config"]["renderer"] for d in cfg.data.stores if (m := manifests[d])})
+    return {"model": mcfg, "train": train_sel, "val": val_sel, "keys": ("rgb", "motor_command", *extra),
+            "val_extra": val_extra, "mirror_camera": mirror_camera, "frames": frames, "renderers": renderers,
+            "val_source": "val_stores" if val_stores else f"holdout {cfg.data.holdout} of training episodes"}  # fmt: skip
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", progress: bool = True) -> dict[str, Any]:
+    """Run training as `cfg` says; returns the summary also written to `<out>/summary.json`."""
+    from accelerate.utils import set_seed
+
+    acc = accelerator(device=cfg.device, precision=cfg.precision, deterministic=cfg.deterministic)
+    out, prior = run_folder(cfg.out, resume=resume)
+    ckdir = out / "checkpoints"
+
+    # -- data ---------------------------------------------------------------------------------
+    data = grasp_data(cfg, source, acc)
+    mcfg, val_sel, mirror_camera = data["model"], data["val"], data["mirror_camera"]
     channel_bytes = 3 + 2 * mcfg.depth_input + bool(mcfg.aux_segmentation)  # rgb, depth float16, segmentation
     frame_bytes = channel_bytes * mcfg.image_size**2 + 24
     in_memory = cfg.data.in_memory == "yes" or (
-        cfg.data.in_memory == "auto" and frames * frame_bytes <= cfg.data.memory_limit_mb * 2**20
+        cfg.data.in_memory == "auto" and data["frames"] * frame_bytes <= cfg.data.memory_limit_mb * 2**20
     )
-    loader = StreamingLoader(train_sel, batch_size=cfg.data.batch_size, buffer_frames=cfg.data.buffer_frames,
-                             workers=cfg.data.workers, seed=cfg.seed, pad=cfg.data.pad, rank=acc.process_index,
-                             world=acc.num_processes, in_memory=in_memory, extra=extra)  # fmt: skip
+    loader = StreamingLoader(data["train"], keys=data["keys"], batch_size=cfg.data.batch_size,
+                             buffer_frames=cfg.data.buffer_frames, workers=cfg.data.workers, seed=cfg.seed,
+                             pad=cfg.data.pad, rank=acc.process_index, world=acc.num_processes,
+                             in_memory=in_memory)  # fmt: skip
     if not in_memory and loader.workers < cfg.data.workers and acc.is_main_process:
         print(
             f"note: data.workers = {cfg.data.workers}, but the training set is read in {len(loader.units)} parts, "
@@ -310,78 +273,30 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     set_seed(cfg.seed)
     model = GraspCNN(mcfg)
     if cfg.init_from and not (resume and prior is not None):
-        init = checkpoint.read_config(cfg.init_from)
-        # a checkpoint from before a config field existed holds its default: compare them filled in
-        same = init["model"] == "GraspCNN" and validate(GraspCNNConfig, init["config"], source=cfg.init_from) == mcfg
-        if not same:
-            raise checkpoint.CheckpointError(f"init_from {cfg.init_from}: a {init['model']} with another config "
-                                             "than this run's model; warm start needs the same architecture")  # fmt: skip
-        checkpoint.load_weights(model, Path(cfg.init_from))
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
-    rest = [p for n, p in model.named_parameters() if p.ndim <= 1]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.optim.weight_decay},
-                             {"params": rest, "weight_decay": 0.0}], lr=cfg.optim.lr)  # fmt: skip
-    # the renderers that drew the training images (from the datasets' campaign.json): the servo refuses another
-    renderers = sorted({m["env_config"]["renderer"] for d in cfg.data.stores if (m := manifests[d])})
+        warm_start(model, cfg.init_from, model_name="GraspCNN", config=mcfg)
+    opt = adamw(model, cfg.optim)
     run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "loader_streams": loader.streams,
-                "in_memory": in_memory, "renderers": renderers}  # fmt: skip
-    start = 0
-    if resume and prior is not None:
-        meta = checkpoint.read_config(prior)
-        if meta["model"] != "GraspCNN" or "train" not in meta:
-            raise checkpoint.CheckpointError(f"{prior}: holds a {meta['model']} model, not a GraspCNN training run")
-        before = validate(TrainConfig, meta["train"], source=str(prior)).model_dump()  # later fields: their defaults
-        for key in RESUME_KEYS:
-            if before[key] != run_meta["train"][key]:
-                raise ConfigError(f"--resume: '{key}' differs from the checkpoint's ({prior}); the run would not "
-                                  "continue the same training")  # fmt: skip
-        for key in ("processes", "loader_streams", "in_memory"):
-            if meta[key] != run_meta[key]:
-                raise ConfigError(f"--resume: {key} {run_meta[key]} now, {meta[key]} in {prior}: the batches would "
-                                  "differ from the interrupted run's")  # fmt: skip
-        checkpoint.load_weights(model, prior)
-        checkpoint.load_optimizer(opt, prior)
-        start = meta["step"]
+                "in_memory": in_memory, "renderers": data["renderers"]}  # fmt: skip
+    start = resume_from(prior if resume else None, model, opt, model_name="GraspCNN", train_cls=TrainConfig,
+                        run_meta=run_meta, train_keys=RESUME_KEYS,
+                        meta_keys=("processes", "loader_streams", "in_memory"))  # fmt: skip
     model, opt = acc.prepare(model, opt)
     raw = acc.unwrap_model(model)
-
-    writer = None
-    if acc.is_main_process:
-        from torch.utils.tensorboard import SummaryWriter
-
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "train_config.json").write_text(json.dumps(cfg.model_dump(), indent=2))
-        writer = SummaryWriter(str(out / "tb"), purge_step=start)
-
-    def save(step: int) -> None:
-        acc.wait_for_everyone()
-        if acc.is_main_process:
-            checkpoint.save(checkpoint.step_dir(ckdir, step), model=raw, model_name="GraspCNN",
-                            model_config=mcfg.model_dump(), step=step, optimizer=opt.optimizer, extra=run_meta)  # fmt: skip
-
-    best_dir = out / "best"
-    best_auc = (
-        checkpoint.read_config(best_dir)["val"]["auc"] if resume and (best_dir / "config.json").is_file() else None
-    )
+    log = Log(out, config=cfg.model_dump(), start=start, steps=cfg.steps, main=acc.is_main_process,
+              progress=progress)  # fmt: skip
+    best = Best(out / "best", "auc", resume=resume)
 
     def validate_now(step: int) -> dict[str, Any]:
-        nonlocal best_auc
-        report = evaluate(raw, val_sel, acc.device, extra=val_extra)
-        if acc.is_main_process and report["auc"] is not None and (best_auc is None or report["auc"] > best_auc):
-            best_auc = report["auc"]  # early stopping by validation AUC: out/best is the best model so far
-            checkpoint.save(best_dir, model=raw, model_name="GraspCNN", model_config=mcfg.model_dump(), step=step,
-                            extra={**run_meta, "val": report})  # fmt: skip
-        if writer:
-            for k in ("loss", "accuracy", "auc", "ece"):
-                if report.get(k) is not None:
-                    writer.add_scalar(f"val/{k}", report[k], step)
-            with open(out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps({"step": step, **report}) + "\n")
+        report = evaluate(raw, val_sel, acc.device, extra=data["val_extra"])
+        if acc.is_main_process:  # early stopping by validation AUC: out/best is the best model so far
+            best.offer(report, lambda: checkpoint.save(best.path, model=raw, model_name="GraspCNN",
+                                                       model_config=mcfg.model_dump(), step=step,
+                                                       extra={**run_meta, "val": report}))  # fmt: skip
+        log.scalars(step, "val", {k: report.get(k) for k in ("loss", "accuracy", "auc", "ece")})
+        log.metrics(step, report)
         return report
 
     # -- the loop -------------------------------------------------------------------------------
-    bar = tqdm(total=cfg.steps, initial=start, desc="train", unit="step", disable=not (progress and acc.is_main_process),
-               dynamic_ncols=True)  # fmt: skip
     t0 = time.perf_counter()
     wait = compute = 0.0
     report: dict[str, Any] = {}
@@ -395,8 +310,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
             startup, t0 = t_step - t0, t_step
         else:
             wait += t_step - t_fetch
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(step, cfg)
+        set_lr(opt, learning_rate(step, cfg.steps, cfg.optim))
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * max(1, acc.num_processes) + acc.process_index)
         rgb = batch["rgb"].to(acc.device)
         if "shift" in batch:
@@ -421,40 +335,37 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
         t_fetch = time.perf_counter()
         compute += t_fetch - t_step
         done = step + 1
-        bar.update(1)
-        if done % cfg.log_every == 0 and writer:
+        log.bar.update(1)
+        if done % cfg.log_every == 0 and acc.is_main_process:
             means = {k: float(v) / n_running for k, v in running.items()}
             mean_loss = sum(means.values())
-            writer.add_scalar("train/loss", mean_loss, done)
-            if len(means) > 1:  # and each part of it
-                for k, v in means.items():
-                    writer.add_scalar(f"train/{k}", v, done)
-            writer.add_scalar("train/lr", learning_rate(step, cfg), done)
-            bar.set_postfix(loss=f"{mean_loss:.3f}", auc=report.get("auc"))
+            log.scalars(done, "train", {"loss": mean_loss, **(means if len(means) > 1 else {}),
+                                        "lr": learning_rate(step, cfg.steps, cfg.optim)})  # fmt: skip
+            log.bar.set_postfix(loss=f"{mean_loss:.3f}", auc=report.get("auc"))
             running, n_running = {}, 0
         if done % cfg.eval_every == 0 or done == cfg.steps:
             report = validate_now(done)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            save(done)
-    bar.close()
+            save_checkpoint(acc, step_dir(ckdir, done), model=raw, model_name="GraspCNN", config=mcfg.model_dump(),
+                            step=done, optimizer=opt.optimizer, extra=run_meta)  # fmt: skip
     seconds = time.perf_counter() - t0
     steps_run = cfg.steps - start
     if not report:
         report = validate_now(cfg.steps)
     summary = {
         "out": str(out),
-        "checkpoint": str(checkpoint.step_dir(ckdir, cfg.steps)),
-        "best_checkpoint": str(best_dir) if best_auc is not None else None,
-        "best_val_auc": best_auc,
+        "checkpoint": str(step_dir(ckdir, cfg.steps)),
+        "best_checkpoint": str(best.path) if best.value is not None else None,
+        "best_val_auc": best.value,
         "steps": cfg.steps,
         "resumed_from": start,
         "device": str(acc.device),
         "processes": acc.num_processes,
         "precision": cfg.precision,
         "image_size": mcfg.image_size,
-        "train_frames": frames,
+        "train_frames": data["frames"],
         "val_frames": report.get("frames"),
-        "val_source": "val_stores" if val_stores else f"holdout {cfg.data.holdout} of training episodes",
+        "val_source": data["val_source"],
         "in_memory": in_memory,
         "loader_startup_s": startup if steps_run else None,
         "samples_per_s": steps_run * cfg.data.batch_size * acc.num_processes / seconds if steps_run else None,
@@ -462,12 +373,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
         "val": report,
         "main_process": acc.is_main_process,
     }
-    if writer:
-        writer.close()
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    log.close(summary)
     acc.wait_for_everyone()
     acc.end_training()
     return summary
 
 
-__all__ = ["DataConfig", "OptimConfig", "StoreError", "TrainConfig", "learning_rate", "train"]
+__all__ = ["DataConfig", "OptimConfig", "TrainConfig", "train"]

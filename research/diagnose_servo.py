@@ -2,46 +2,46 @@
 
     # does a trained scorer know where the objects are? ROC AUC of its score for grasp targets on an
     # object (within --radius of an object's centre) against targets elsewhere, on held-out scenes
-    python scripts/diagnose_servo.py localise --checkpoint out/grasp_cnn/best --scenes 30
+    python research/diagnose_servo.py localise --checkpoint out/grasp_cnn/best --scenes 30
 
     # does the servo work when its scorer does? The CEM servo over a scorer that reads object poses
     # from the simulator (high where a command ends on an object's centre, turned across its narrow side)
-    python scripts/diagnose_servo.py privileged --episodes 40
+    python research/diagnose_servo.py privileged --episodes 40
 
     # where does CEM's best command land? Distance from the nearest object at the first step, and its
     # score against the best score at the objects' grasp points
-    python scripts/diagnose_servo.py argmax --checkpoint out/grasp_cnn/best --scenes 40
+    python research/diagnose_servo.py argmax --checkpoint out/grasp_cnn/best --scenes 40
 
     # how repeatable is CEM's best command? The first step's search run --repeats times on each scene's
     # first image: how far its optima lie from their mean, and how far apart their scores are
-    python scripts/diagnose_servo.py repeat --checkpoint out/grasp_cnn/best --samples 64 --samples 512
+    python research/diagnose_servo.py repeat --checkpoint out/grasp_cnn/best --samples 64 --samples 512
 
     # the scorer as a chooser, without CEM: candidates are the probe's aims (each object's grasp point,
     # and 7 random offsets of it); play the best-scored one, or one at random, in each scene
-    python scripts/diagnose_servo.py choose --checkpoint out/grasp_cnn/best --episodes 150
+    python research/diagnose_servo.py choose --checkpoint out/grasp_cnn/best --episodes 150
 
     # with the height hack: the servo's grasps that close an action late (the end effector not yet at the grasp
     # height when the target got there), whether the gripper touched an object then, and how they end
-    python scripts/diagnose_servo.py late --checkpoint out/grasp_cnn/best --episodes 120
+    python research/diagnose_servo.py late --checkpoint out/grasp_cnn/best --episodes 120
 
     # where the servo's grasps close: distance to the nearest object's grasp point, the yaw's error against
     # that object's narrow side, whether the object fits between the fingers; success in each bin
-    python scripts/diagnose_servo.py aim --checkpoint out/grasp_cnn/best --episodes 80
+    python research/diagnose_servo.py aim --checkpoint out/grasp_cnn/best --episodes 80
 
     # the same count for the grasps of a dataset (its scenes replayed from their seeds): what the
     # successful grasps had in common, whoever made them
-    python scripts/diagnose_servo.py outcomes --store out/probe_repeats
+    python research/diagnose_servo.py outcomes --store out/probe_repeats
 
     # within-scene ranking on a dataset collected with repeats > 1: how often a successful grasp
     # scores above a failed one from the same first image (--steps K: at each of the first K steps)
-    python scripts/diagnose_servo.py rank --checkpoint out/grasp_cnn/best --store out/probe_repeats
+    python research/diagnose_servo.py rank --checkpoint out/grasp_cnn/best --store out/probe_repeats
     # the same on a dataset of branches (`robolearn branch`): from one image, the source episode's grasp and its
     # branches; only the episodes training held out (--holdout, --split-seed as the training run's data settings)
-    python scripts/diagnose_servo.py rank-branches --checkpoint out/grasp_cnn/best --store out/branches
+    python research/diagnose_servo.py rank-branches --checkpoint out/grasp_cnn/best --store out/branches
 
     # from `robolearn eval` reports (a policy's runs on different seeds pooled): how many actions each episode
     # took before its grasp, and the success at each count (KukaDiverse-v0: 7 on time, 8 an action late)
-    python scripts/diagnose_servo.py steps out/eval_a/report.json out/eval_b/report.json
+    python research/diagnose_servo.py steps out/eval_a/report.json out/eval_b/report.json
 
 All but `rank`, `rank-branches`, `outcomes` and `steps` use KukaDiverse-v0 (or --env) on held-out objects and evaluation seeds from --seed on, the
 seeds `robolearn eval` uses by default. docs/RESULTS.md reports what they found.
@@ -61,11 +61,12 @@ sys.path.insert(0, str(ROOT))
 
 from robolearn.config import ConfigError  # noqa: E402
 from robolearn.envs import make_env  # noqa: E402
+from robolearn.envs.grasp import motor_command  # noqa: E402
 from robolearn.envs.task import grasp_frame  # noqa: E402
-from robolearn.evaluation.metrics import roc_auc  # noqa: E402
 from robolearn.evaluation.rollout import rollout, wilson_interval  # noqa: E402
-from robolearn.policies.cem import CEMServo, load_servo, model_scorer, motor_command  # noqa: E402
-from robolearn.train import CheckpointError  # noqa: E402
+from robolearn.models.checkpoint import CheckpointError  # noqa: E402
+from robolearn.policies.cem import CEMServo, load_servo, model_scorer  # noqa: E402
+from robolearn.train.metrics import roc_auc  # noqa: E402
 
 
 def object_centres(env) -> np.ndarray:
@@ -306,9 +307,9 @@ def aim(args) -> None:
 
 
 def outcomes(args) -> None:
-    from robolearn.collection.record import yaw_of
     from robolearn.data.info import campaign_manifest, open_dataset
     from robolearn.envs.config import EnvConfig
+    from robolearn.envs.grasp import yaw_of
     from robolearn.envs.grasp_env import GraspEnv
 
     if not Path(args.store).is_dir():
@@ -356,7 +357,7 @@ def rank(args) -> None:
     from collections import defaultdict
 
     from robolearn.data.info import open_dataset
-    from robolearn.train.checkpoint import load_model
+    from robolearn.models.checkpoint import load_model
 
     model, _ = load_model(args.checkpoint, expect="GraspCNN")
     score = model_scorer(model)
@@ -382,9 +383,9 @@ def rank(args) -> None:
 def rank_branches(args) -> None:
     from collections import defaultdict
 
+    from robolearn.data.grasp import select
     from robolearn.data.info import campaign_manifest, open_dataset
-    from robolearn.data.loader import select
-    from robolearn.train.checkpoint import load_model
+    from robolearn.models.checkpoint import load_model
 
     model, _ = load_model(args.checkpoint, expect="GraspCNN")
     score = model_scorer(model)

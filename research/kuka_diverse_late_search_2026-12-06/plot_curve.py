@@ -8,10 +8,10 @@ import json
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[2] / "scripts"))
+HERE = Path(__file__).resolve().parents[2] / "docs" / "results" / Path(__file__).parent.name  # its results folder
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from reproduce_grasping import plot_curve  # noqa: E402
+from robolearn.workflows.reproduce import plot_curve  # noqa: E402
 
 POINTS = [  # (report, policy, attempts, models)
     ("out/s27/eval_l_single/report.json", "cem_pose_s0_256_commit4", 24000, 1),

@@ -1,4 +1,4 @@
-"""Checkpoints: a directory that describes itself, with no pickle anywhere.
+"""Checkpoints of every model kind: a directory that describes itself, with no pickle anywhere.
 
     step-000500/
       config.json            {"model": "GraspCNN", "config": {...}, "step": 500, "train": {...}, ...}
@@ -24,7 +24,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 import robolearn
-from robolearn.train import CheckpointError
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used as asked, described in one line."""
 
 
 def step_dir(root: Path, step: int) -> Path:
@@ -79,7 +82,8 @@ def read_config(path: str | Path) -> dict[str, Any]:
 
 
 def load_model(path: str | Path, *, expect: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model saved at `path` from its config and weights; (model in eval mode, config.json)."""
+    """Rebuild the model saved at `path` from its config and weights (the MODELS registry names its class); (model
+    in eval mode, config.json)."""
     from robolearn.models import MODELS
 
     meta = read_config(path)

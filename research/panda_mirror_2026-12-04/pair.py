@@ -9,7 +9,7 @@ from pathlib import Path
 
 from robolearn.evaluation.report import paired_difference
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "docs" / "results" / Path(__file__).parent.name  # its results folder
 PAIRS = [("panda_mirror_s0", "panda_plain_s0"), ("panda_mirror_avg_s0", "panda_plain_s0"),
          ("panda_mirror_avg_s0", "panda_mirror_s0"), ("panda_plain_avg_s0", "panda_plain_s0"),
          ("panda_mirror_avg_s1", "panda_plain_s1")]  # fmt: skip

@@ -8,7 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "docs" / "results" / Path(__file__).parent.name  # its results folder
 EARLIER = {
     "cem_4k_below (session 10)": ("kuka_diverse_readout_height_2026-12-02", "cem_4k_below"),
     "cem_4k_s13 (session 13, same data)": ("kuka_diverse_16k_2026-12-02", "cem_4k_s13"),

@@ -1,4 +1,4 @@
-"""Training batches from (sharded) episode stores: labelled frames (I_t, v_t, success).
+"""A resumable stream of shuffled training batches over selected episodes of (sharded) episode stores.
 
 Reading one random frame from a compressed store costs a whole chunk's decompression, so the
 streaming loader reads whole chunks (a *unit*: the frames of one rgb chunk) in a shuffled order and
@@ -8,9 +8,11 @@ instead and shuffled by permutation.
 
 The batch sequence is a function of (seed, number of streams, process rank and count) alone, and
 `batches(start_step)` starts it at any step without reading the skipped epochs, so a resumed
-training run sees exactly the batches an uninterrupted one would. Augmentation that is cheap on
-uint8 (a random shift: pad by edge replication, crop back) happens here; colour jitter is applied
-to float images on the training device (`color_jitter`), the last moment.
+training run sees exactly the batches an uninterrupted one would.
+
+Nothing here knows a task: a `Selection` says which episodes of a store, which per-episode labels each of their
+frames carries, and which per-frame arrays replace or join the store's. Task samplers make selections (grasp
+frames: robolearn.data.grasp).
 """
 
 from __future__ import annotations
@@ -22,25 +24,23 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from robolearn.config import ConfigError
+from robolearn.data.augment import shift_offsets
 from robolearn.data.store import EpisodeStore, StoreError
-from robolearn.sim.objects import TEST_IDS
 
-NEEDED_FRAMES = ("rgb", "motor_command")
-NEEDED_VALUES = ("success",)
 UNIT_FRAMES = 32  # frames per read at least (whole chunks); see Selection.units
 
 
 @dataclass(frozen=True)
 class Selection:
-    """Episodes of one store chosen for a split; `success` per episode (E,), `chosen` (E,) bool; `frames`:
-    per-frame arrays (the store's N frames) read in place of, or beside, the store's frame keys."""
+    """Episodes of one store chosen for a split: `chosen` (E,) bool; `labels`: per-episode arrays (E,) that every
+    frame of the episode carries (a grasp's success); `frames`: per-frame arrays (the store's N frames) read in
+    place of, or beside, the store's frame keys. `chunk`: frames per chunk of the store's images."""
 
     source: str
     ends: np.ndarray
-    success: np.ndarray
     chosen: np.ndarray
     chunk: int
+    labels: dict[str, np.ndarray] = field(default_factory=dict)
     frames: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -64,36 +64,34 @@ class Selection:
                 out.append((start, end))
         return out
 
-    def labels(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-        """For frames start..end-1: (chosen mask, success label)."""
+    def frame_labels(self, start: int, end: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """For frames start..end-1: (chosen mask, each label of the frame's episode)."""
         episode = np.searchsorted(self.ends, np.arange(start, end), side="right")
-        return self.chosen[episode], self.success[episode].astype(np.float32)
+        return self.chosen[episode], {k: v[episode] for k, v in self.labels.items()}
 
 
-def check_store(store: EpisodeStore, image_size: int | None = None, extra: tuple[str, ...] = ()) -> None:
-    """Refuse, in one line, a store that lacks what grasp training reads or holds images of another size."""
-    missing = [f"data/{k}" for k in (*NEEDED_FRAMES, *extra) if k not in store.frame_features]
-    missing += [f"meta/{k}" for k in NEEDED_VALUES if k not in store.episode_features]
-    if missing:
-        raise StoreError(f"{store.source}: grasp training needs {', '.join(missing)}, which this store does not have")
-    shape = store.frame_features["rgb"].shape
-    if image_size is not None and shape != (image_size, image_size, 3):
-        raise StoreError(f"{store.source}: rgb frames are {shape[0]}x{shape[1]}, the model takes "
-                         f"{image_size}x{image_size} (set model.image_size or use another store)")  # fmt: skip
-    for key in ("motor_command", *extra):
-        bad = non_finite_episodes(store, key)
-        if bad:
-            raise StoreError(f"{store.source}: data/{key} is not finite in {len(bad)} episode(s), the first "
-                             f"episode {bad[0]}; a NaN there crashes training (`robolearn info DATASET --check` lists them)")  # fmt: skip
+class _Reader:
+    """Opens stores lazily (once per process) and reads a unit's chosen frames: frame `keys`, then the selection's
+    own frame arrays, then its labels."""
+
+    def __init__(self, selections: Sequence[Selection], keys: tuple[str, ...]) -> None:
+        self.selections, self.keys = selections, keys
+        self.arrays: dict[int, dict] = {}  # opening an array reads its metadata: once per store and key
+
+    def read(self, k: int, start: int, end: int) -> dict[str, np.ndarray]:
+        if k not in self.arrays:
+            g = EpisodeStore.open(self.selections[k].source).group
+            self.arrays[k] = {key: g[f"data/{key}"] for key in self.keys}
+        selection = self.selections[k]
+        mask, labels = selection.frame_labels(start, end)
+        out = {key: a[start:end][mask] for key, a in self.arrays[k].items() if key not in selection.frames}
+        out.update({key: a[start:end][mask] for key, a in selection.frames.items()})
+        out.update({key: v[mask] for key, v in labels.items()})
+        return out
 
 
-def non_finite_episodes(store: EpisodeStore, key: str) -> list[int]:
-    """Indices of the episodes with a NaN or infinite value in float frame feature `key`."""
-    values = np.asarray(store.group[f"data/{key}"][: store.n_frames])
-    bad_frames = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
-    if not bad_frames.any():
-        return []
-    return sorted(set(np.searchsorted(store.episode_ends, np.flatnonzero(bad_frames), side="right").tolist()))
+def _count(batch: dict[str, np.ndarray]) -> int:
+    return len(next(iter(batch.values())))
 
 
 def _mix(a: np.ndarray, b: int) -> np.ndarray:
@@ -106,117 +104,11 @@ def _mix(a: np.ndarray, b: int) -> np.ndarray:
     return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
-def select(stores: Sequence[EpisodeStore], *, holdout: float, split_seed: int, part: str) -> list[Selection]:
-    """Choose episodes for `part`: 'train' (not held out, and no test-set object), 'holdout' (held
-    out by a hash of the episode seed, a fraction `holdout`), or 'all'."""
-    out = []
-    test = np.asarray(sorted(TEST_IDS))
-    for store in stores:
-        n = store.n_episodes
-        if part == "all":
-            chosen = np.ones(n, bool)
-        else:
-            seeds = store.values("seed") if "seed" in store.episode_features else np.arange(n)
-            held = _mix(np.asarray(seeds), split_seed) < holdout
-            chosen = held if part == "holdout" else ~held
-            if part == "train" and "object_ids" in store.episode_features:
-                chosen &= ~np.isin(store.values("object_ids"), test).any(axis=1)
-        rgb = store.group["data/rgb"]
-        out.append(Selection(store.source, store.episode_ends, store.values("success"), chosen, rgb.chunks[0]))
-    return out
-
-
-def shift_offsets(rng: np.random.Generator, n: int, pad: int) -> np.ndarray:
-    """(2, n) random (dy, dx) crop offsets for `random_shift`."""
-    return rng.integers(0, 2 * pad + 1, size=(2, n))
-
-
-def random_shift(rgb: torch.Tensor, pad: int, shift: torch.Tensor) -> torch.Tensor:
-    """(B,H,W,C) images, each padded by `pad` (edge pixels repeated) and cropped back at its (dy, dx) in
-    `shift` (B,2), in [0, 2 pad]. Done by the trainer on its device: at 472 px, the two copies of the
-    batch that padding and cropping take on the CPU cost a loader worker more than reading it."""
-    if pad <= 0:
-        return rgb
-    b, h, w = rgb.shape[:3]
-    shift = shift.to(rgb.device, torch.long) - pad
-    rows = (torch.arange(h, device=rgb.device) + shift[:, :1]).clamp_(0, h - 1)  # (B,H)
-    cols = (torch.arange(w, device=rgb.device) + shift[:, 1:]).clamp_(0, w - 1)  # (B,W)
-    return rgb[torch.arange(b, device=rgb.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
-
-
-def color_jitter(rgb: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
-    """(B,H,W,3) uint8 -> float in [0,1] with random brightness, contrast and per-channel gain."""
-    x = rgb.float() / 255
-    if strength <= 0:
-        return x
-    b = x.shape[0]
-
-    def u(*shape):
-        return (torch.rand(*shape, generator=generator) * 2 - 1).to(x.device) * strength
-
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    x = (x - mean) * (1 + u(b, 1, 1, 1)) + mean + u(b, 1, 1, 1)
-    return (x * (1 + u(b, 1, 1, 3))).clamp(0, 1)
-
-
-def mirror_plane(camera: Sequence[float], setting: str = "mirroring") -> tuple[np.ndarray, float]:
-    """The vertical plane n . p + d = 0 (n a horizontal unit normal) that the camera of world-to-clip matrix
-    `camera` (16 numbers, row-major) looks along: the points it draws on the image's middle column. Mirroring
-    the world in it flips the image left to right. Refuses a rolled camera, whose plane is not vertical, with a
-    ConfigError naming `setting`."""
-    row = np.asarray(camera, np.float64).reshape(4, 4)[0]  # clip x = row . [p, 1]: zero on the plane
-    norm = float(np.linalg.norm(row[:3]))
-    if norm == 0 or abs(row[2]) > 1e-6 * norm:
-        raise ConfigError(f"{setting} needs a camera whose image rows are level (roll 0); this one's are not")
-    return row[:3] / norm, float(row[3] / norm)
-
-
-def mirror(inputs: dict[str, torch.Tensor], camera: Sequence[float], flip: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The frames where `flip` (B,) is true as they would be in the world mirrored in the camera's vertical
-    plane (`mirror_plane`): images, depth and segmentation masks flipped left to right, the gripper's position
-    and the command's displacement reflected, their yaw angles reflected (a yaw y becomes 2a + pi - y, a the
-    normal's angle; a change of yaw changes sign). The grasp's outcome is the same in the mirror world, for a
-    gripper and physics that are mirror-symmetric; the objects are their mirror images."""
-    n_np, d = mirror_plane(camera)
-    a = math.atan2(n_np[1], n_np[0])
-    c2, s2 = math.cos(2 * a + math.pi), math.sin(2 * a + math.pi)
-    out = dict(inputs)
-    for key, x in inputs.items():
-        if key not in ("rgb", "depth", "segmentation", "motor_command", "state"):
-            continue
-        f = flip.to(x.device).view(-1, *[1] * (x.dim() - 1))
-        if key in ("rgb", "depth", "segmentation"):
-            out[key] = torch.where(f, x.flip(2), x)
-            continue
-        v = x.float()
-        n = torch.tensor(n_np, dtype=torch.float32, device=x.device)
-        if key == "motor_command":  # a displacement and a change of yaw
-            moved = torch.cat([v[:, :3] - 2 * (v[:, :3] @ n)[:, None] * n, -v[:, 3:4], v[:, 4:5]], dim=1)
-        else:  # a position, and sin, cos of a yaw y -> of 2a + pi - y; the rest is not geometry
-            sin, cos = v[:, 3:4], v[:, 4:5]
-            moved = torch.cat([v[:, :3] - 2 * (v[:, :3] @ n + d)[:, None] * n, s2 * cos - c2 * sin,
-                               c2 * cos + s2 * sin, v[:, 5:]], dim=1)  # fmt: skip
-        out[key] = torch.where(f, moved, v).to(x.dtype)
-    return out
-
-
-class _Reader:
-    """Opens stores lazily (once per process) and reads a unit's chosen frames."""
-
-    def __init__(self, selections: Sequence[Selection], extra: tuple[str, ...] = ()) -> None:
-        self.selections, self.extra = selections, extra
-        self.arrays: dict[int, dict] = {}  # opening an array reads its metadata: once per store and key
-
-    def read(self, k: int, start: int, end: int) -> dict[str, np.ndarray]:
-        if k not in self.arrays:
-            g = EpisodeStore.open(self.selections[k].source).group
-            self.arrays[k] = {key: g[f"data/{key}"] for key in (*NEEDED_FRAMES, *self.extra)}
-        selection = self.selections[k]
-        mask, success = selection.labels(start, end)
-        out = {key: a[start:end][mask] for key, a in self.arrays[k].items() if key not in selection.frames}
-        out.update({key: a[start:end][mask] for key, a in selection.frames.items()})
-        out["success"] = success[mask]
-        return out
+def held_out(store: EpisodeStore, fraction: float, split_seed: int) -> np.ndarray:
+    """(E,) bool: the episodes held out of training, a `fraction` of them chosen by a hash of each episode's seed
+    (its index where the store has no seeds), so a split depends on the episodes alone, not on their order."""
+    seeds = store.values("seed") if "seed" in store.episode_features else np.arange(store.n_episodes)
+    return _mix(np.asarray(seeds), split_seed) < fraction
 
 
 def _emit_counts(sizes: Sequence[int], buffer: int, batch: int) -> list[int]:
@@ -239,7 +131,7 @@ class _Buffer:
         self.capacity, self.n, self.arrays = capacity, 0, None
 
     def add(self, new: dict[str, np.ndarray]) -> None:
-        m = len(new["success"])
+        m = _count(new)
         if self.arrays is None:
             self.arrays = {k: np.empty((self.capacity, *v.shape[1:]), v.dtype) for k, v in new.items()}
         if self.n + m > self.capacity:  # a unit larger than expected: grow
@@ -272,7 +164,7 @@ class _Stream:
 
     def __init__(self, loader: StreamingLoader, stream: int) -> None:
         self.loader, self.stream = loader, stream
-        self.reader = _Reader(loader.selections, loader.extra)
+        self.reader = _Reader(loader.selections, loader.keys)
 
     def units(self, epoch: int) -> list[tuple[int, int, int]]:
         ld = self.loader
@@ -334,14 +226,14 @@ class StreamingLoader:
     permutations of them.
     """
 
-    def __init__(self, selections: Sequence[Selection], *, batch_size: int, buffer_frames: int = 4096,
-                 workers: int = 2, seed: int = 0, pad: int = 4, rank: int = 0, world: int = 1,
-                 in_memory: bool = False, extra: tuple[str, ...] = ()) -> None:  # fmt: skip
-        self.selections, self.extra = list(selections), tuple(extra)
+    def __init__(self, selections: Sequence[Selection], *, keys: Sequence[str], batch_size: int,
+                 buffer_frames: int = 4096, workers: int = 2, seed: int = 0, pad: int = 4, rank: int = 0,
+                 world: int = 1, in_memory: bool = False) -> None:  # fmt: skip
+        self.selections, self.keys = list(selections), tuple(keys)
         self.batch_size, self.buffer = batch_size, max(buffer_frames, batch_size)
         self.seed, self.pad, self.rank, self.world = seed, pad, rank, world
         self.units = [(k, a, b) for k, s in enumerate(self.selections) for a, b in s.units()]
-        self.sizes = {u: int(self.selections[u[0]].labels(u[1], u[2])[0].sum()) for u in self.units}
+        self.sizes = {u: int(self.selections[u[0]].frame_labels(u[1], u[2])[0].sum()) for u in self.units}
         self.n_frames = sum(self.sizes.values())
         self.streams = self._streams(max(workers, 1))
         self.workers = min(workers, self.streams)
@@ -361,14 +253,14 @@ class StreamingLoader:
         )
 
     def _load_all(self) -> dict[str, np.ndarray]:
-        reader = _Reader(self.selections, self.extra)
+        reader = _Reader(self.selections, self.keys)
         mine = self.units[self.rank :: self.world]
         parts = [reader.read(*u) for u in mine]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def batches(self, start_step: int = 0) -> Iterator[dict[str, torch.Tensor]]:
-        """Batches (rgb (B,H,W,3) uint8, motor_command (B,5), success (B,), with pad > 0 shift (B,2) for
-        `random_shift`) from global step `start_step` on."""
+        """Batches (each of `keys` and of the selections' frame arrays and labels, (B, ...); with pad > 0, shift
+        (B,2) for `random_shift`) from global step `start_step` on."""
         if self.memory is not None:
             yield from self._memory_batches(start_step)
             return
@@ -380,7 +272,7 @@ class StreamingLoader:
                                                multiprocessing_context="spawn", persistent_workers=False)  # fmt: skip
 
     def _memory_batches(self, start_step: int) -> Iterator[dict[str, torch.Tensor]]:
-        n = len(self.memory["success"])
+        n = _count(self.memory)
         per_epoch = n // self.batch_size
         epoch, first = divmod(start_step, per_epoch)
         while True:
@@ -397,17 +289,16 @@ class StreamingLoader:
 
 
 def iterate_all(selections: Sequence[Selection], batch_size: int,
-                extra: tuple[str, ...] = ()) -> Iterator[dict[str, torch.Tensor]]:  # fmt: skip
-    """Every selected frame once, in store order, in batches (validation): chunk by chunk. `extra`:
-    frame keys read besides rgb and motor_command."""
-    reader = _Reader(selections, extra)
+                keys: Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:  # fmt: skip
+    """Every selected frame once, in store order, in batches (validation): chunk by chunk."""
+    reader = _Reader(selections, tuple(keys))
     held: dict[str, np.ndarray] | None = None
     for k, s in enumerate(selections):
         for a, b in s.units():
             new = reader.read(k, a, b)
             held = new if held is None else {key: np.concatenate([held[key], new[key]]) for key in new}
-            while len(held["success"]) >= batch_size:
+            while _count(held) >= batch_size:
                 yield {key: torch.from_numpy(v[:batch_size]) for key, v in held.items()}
                 held = {key: v[batch_size:] for key, v in held.items()}
-    if held is not None and len(held["success"]):
+    if held is not None and _count(held):
         yield {key: torch.from_numpy(np.ascontiguousarray(v)) for key, v in held.items()}

@@ -14,8 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[2]))
+HERE = Path(__file__).resolve().parents[2] / "docs" / "results" / Path(__file__).parent.name  # its results folder
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from robolearn.evaluation.rollout import wilson_interval  # noqa: E402
 
 

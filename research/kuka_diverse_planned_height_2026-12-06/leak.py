@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from robolearn.data.info import campaign_manifest, open_dataset  # noqa: E402
-from robolearn.policies.cem import actions_left, planned_drop  # noqa: E402
-from robolearn.train.checkpoint import load_model  # noqa: E402
+from robolearn.envs.grasp import actions_left, planned_drop  # noqa: E402
+from robolearn.models.checkpoint import load_model  # noqa: E402
 from robolearn.train.grasp import dataset_task  # noqa: E402
 
 LATE_EPISODES = 120

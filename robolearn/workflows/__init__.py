@@ -1,0 +1,1 @@
+"""Workflows: whole experiments in one call, on the library below (`robolearn reproduce`)."""
