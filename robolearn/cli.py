@@ -157,39 +157,6 @@ def collect_cmd(
         sys.exit(1)
 
 
-@app.command("branch")
-def branch_cmd(
-    source: Annotated[str, typer.Argument(help="collected dataset whose episodes are played again")],
-    store: Annotated[str, typer.Option(help="new dataset of branch episodes (must not exist)")],
-    episodes: Annotated[
-        int | None, typer.Option(help="source episodes to branch, a random subset (default: all)")
-    ] = None,
-    branches: Annotated[int, typer.Option(help="branches from one random step of each source episode")] = 3,
-    near_source: Annotated[
-        float, typer.Option(help="fraction of branches aimed near the source's grasp; the rest at a random object")
-    ] = 0.67,
-    aim_std: Annotated[float, typer.Option(help="std of each aim's random offset in x and y (m)")] = 0.02,
-    yaw_std: Annotated[float, typer.Option(help="std of each aim's random offset in yaw (rad)")] = 0.4,
-    workers: Annotated[int, typer.Option(help="worker processes")] = 2,
-    seed: Annotated[int, typer.Option(help="seed of the subset, the steps and the aims")] = 0,
-) -> None:
-    """More grasp outcomes for a dataset's images: replay each source episode to a random step t in the
-    simulator, grasp from there toward other aims, and store each branch as frames 0..t of the source labelled
-    with the branch's outcome and final pose. Train on the source and the branches together (--store twice).
-    Each branch is a simulated grasp attempt."""
-    from robolearn.collection.branch import BranchConfig, run
-    from robolearn.config import validate
-
-    given = dict(source=source, store=store, episodes=episodes, branches=branches, near_source=near_source,
-                 aim_std=aim_std, yaw_std=yaw_std, workers=workers, seed=seed)  # fmt: skip
-    cfg = validate(BranchConfig, given, source="robolearn branch options")
-    summary = run(cfg)
-    typer.echo(json.dumps(summary))
-    if summary["worker_failures"] or summary["source_episodes"] < summary["requested"]:
-        typer.echo("error: a worker failed; the branches written so far are in --store", err=True)
-        sys.exit(1)
-
-
 @app.command("train")
 def train_cmd(
     config: Annotated[Path, typer.Argument(help="training TOML, e.g. policies/grasp_cnn.toml")],

@@ -99,7 +99,7 @@ def planned_drop(z, actions, task):
 def planned_commands(state: np.ndarray, recorded: np.ndarray, ends: np.ndarray, task) -> np.ndarray:
     """Each frame's motor command (N, 5) to the pose the gripper had at the step the servo plans the grasp for from
     that frame (`actions_left`), for episodes of frames `state` (N, 7) and `recorded` motor commands (N, 5) that end
-    at `ends` (E,). Where the episode ends before that step (the grasp closed on time, or a branch stops there), the
+    at `ends` (E,). Where the episode ends before that step (the grasp closed on time), the
     recorded final pose at the planned height."""
     state = np.asarray(state, np.float64)
     lengths = np.diff(ends, prepend=0)

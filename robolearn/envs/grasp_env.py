@@ -80,11 +80,6 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         rng.bit_generator.state = layout_rng_state
         self._begin(rng)
 
-    def replay_seed(self, seed: int) -> None:
-        """Start the episode that `reset(seed=seed)` starts, without observing (for `advance`)."""
-        super().reset(seed=seed)
-        self._begin(self.np_random)
-
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         if self.attempted:
             raise RuntimeError("step() after the episode terminated; call reset()")
