@@ -24,6 +24,23 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        import robolearn
+
+        typer.echo(f"robolearn {robolearn.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """robolearn: grasping data, models and evaluation in headless pybullet."""
+
+
 class UsageError(Exception):
     """Bad input found by a command: reported as one line, exit code 2."""
 
@@ -77,6 +94,10 @@ def eval_cmd(
     _check_writable(json_out, "--json")
     if out is not None and out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} is a file; give a folder")
+    if videos and out is None:
+        raise UsageError(f"--videos {videos}: the videos go in the --out folder; give --out too")
+    if videos < 0:
+        raise UsageError(f"--videos: got {videos}, must be at least 0")
     specs = policy or ["oracle"]
     configs = {}
     for spec in specs:
@@ -182,6 +203,9 @@ def train_cmd(
     from robolearn.config import load_toml
     from robolearn.train.grasp import TrainConfig, train
 
+    for option, value, least in (("--steps", steps, 1), ("--batch-size", batch_size, 1), ("--workers", workers, 0)):
+        if value is not None and value < least:
+            raise UsageError(f"{option}: got {value}, must be at least {least}")
     overrides: dict = {k: v for k, v in {"steps": steps, "out": out, "precision": precision, "device": device,
                                          "init_from": init_from, "seed": seed}.items() if v is not None}  # fmt: skip
     data = {k: v for k, v in {"stores": store, "val_stores": val_store, "batch_size": batch_size,
@@ -227,9 +251,10 @@ def reproduce_cmd(
     eval_episodes: Annotated[int | None, typer.Option(help=_reproduce_help("eval_episodes"))] = None,
     out: Annotated[str | None, typer.Option(help=_reproduce_help("out"))] = None,
 ) -> None:
-    """The grasp recipe from nothing to a success table and a learning curve: collect with the oracle mix, train
-    grasp CNNs, collect with their CEM servo, train again, ..., then one evaluation of random, open loop, the servo
-    and the oracle on held-out objects. Defaults: the recipe behind the KukaDiverse-v0 figures (hours on 2 cores);
+    """The grasp recipe in one command, from nothing to a success table and a learning curve.
+
+    Collect with the oracle mix, train grasp CNNs, collect with their CEM servo, train again, ..., then one
+    evaluation of random, open loop, the servo and the oracle on held-out objects. Defaults: the recipe behind the KukaDiverse-v0 figures (hours on 2 cores);
     `--scale 0.02 --ensemble 2 --eval-episodes 20` is a smoke run of minutes. A rerun continues where it stopped."""
     from robolearn.config import validate
     from robolearn.workflows.reproduce import ReproduceConfig, run
@@ -248,8 +273,9 @@ def compare_cmd(
     md: Annotated[Path | None, typer.Option(help="write the tables here instead of printing them")] = None,
     pool: Annotated[bool, typer.Option(help="join the runs of a policy (or column) on different seeds")] = False,
 ) -> None:
-    """Paired success differences between policies evaluated on the same episode seeds: each policy's success and
-    its difference from every other (mean per-scene difference, 95% interval), from `robolearn eval` reports and,
+    """Paired success differences between policies evaluated on the same episode seeds.
+
+    Each policy's success and its difference from every other (mean per-scene difference, 95% interval), from `robolearn eval` reports and,
     with --earlier, per-seed CSV columns of earlier results folders. --pool joins runs on different seeds."""
     from robolearn.evaluation.report import paired_tables, read_columns, read_outcomes, write_outcomes_csv
 
@@ -273,8 +299,9 @@ def check_env_cmd(
     env: Annotated[str, typer.Argument(help="registered env id or env TOML file")],
     steps: Annotated[int, typer.Option(help="random steps taken after the checkers")] = 20,
 ) -> None:
-    """Run gymnasium's and stable-baselines3's env checkers on an env (spaces, reset and step contract, seeding),
-    then some random steps; names the first problem found."""
+    """Check an env with gymnasium's and stable-baselines3's env checkers, then some random steps.
+
+    The checkers test the spaces, the reset and step contract and seeding; the first problem found is named."""
     from robolearn.envs.check import check_env
 
     if steps < 0:
@@ -311,7 +338,7 @@ def view_cmd(
     episode: Annotated[
         int, typer.Option("--episode", "-k", help="episode number, counted over the dataset's shards")
     ] = 0,
-    out: Annotated[Path, typer.Option("--out", "-o", help="folder for episode_<k>.mp4 and episode_<k>.png")] = Path(
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for episode_<k>.mp4 and episode_<k>.png (made if missing)")] = Path(
         "."
     ),
 ) -> None:
@@ -319,8 +346,8 @@ def view_cmd(
     from robolearn.data.info import open_dataset
     from robolearn.evaluation.media import contact_sheet, write_mp4, write_png
 
-    if not out.is_dir():
-        raise UsageError(f"--out: {out} is not an existing directory")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} is a file; give a folder")
     k = episode
     for s in open_dataset(store):
         if 0 <= k < s.n_episodes:
@@ -329,6 +356,7 @@ def view_cmd(
         k -= s.n_episodes
     else:
         raise UsageError(f"--episode: got {episode}, the dataset has episodes 0-{episode - k - 1}")
+    out.mkdir(parents=True, exist_ok=True)
     write_mp4(out / f"episode_{episode}.mp4", list(ep["rgb"]))
     write_png(out / f"episode_{episode}.png", contact_sheet(list(ep["rgb"])), min_size=1)
     values = {key: np.asarray(v).tolist() for key, v in ep.items() if np.ndim(v) <= 1 and key not in s.frame_features}
@@ -384,6 +412,8 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo("aborted", err=True)
         sys.exit(130)
     except typer.TyperException as exc:  # typer's own usage errors: a missing argument, an unknown option
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `robolearn`: the help is what was asked for
+            sys.exit(0)
         typer.echo(f"error: {exc.format_message()} (see --help)", err=True)
         sys.exit(exc.exit_code)
 

@@ -250,3 +250,22 @@ def test_diagnose_steps_counts_actions_before_the_grasp_over_pooled_reports(tmp_
     twice = subprocess.run([sys.executable, *script, "steps", str(reports[0]), str(reports[0])],
                            capture_output=True, text=True)  # fmt: skip
     assert twice.returncode == 2 and "repeats seeds" in twice.stderr and twice.stderr.count("\n") == 1
+
+
+def test_cli_basics_bare_version_and_options_blamed_by_name(tmp_path, run_cli):
+    from robolearn.data.synthetic import write_blob_store
+
+    bare = run_cli()
+    assert bare.returncode == 0 and "Usage" in bare.stdout and not bare.stderr.strip()
+    version = run_cli("--version")
+    assert version.returncode == 0 and version.stdout.startswith("robolearn ")
+    config = tmp_path / "train.toml"
+    config.write_text("steps = 5\n")
+    steps = run_cli("train", str(config), "--steps", "0")
+    assert steps.returncode == 2 and steps.stderr.strip() == "error: --steps: got 0, must be at least 1"
+    videos = run_cli("eval", "--policy", "random", "-n", "1", "--videos", "2")
+    assert videos.returncode == 2 and "give --out too" in videos.stderr and videos.stderr.count("\n") == 1
+    write_blob_store(tmp_path / "blob.zarr", episodes=2)
+    view = run_cli("view", str(tmp_path / "blob.zarr"), "--episode", "1", "--out", str(tmp_path / "new" / "views"))
+    assert view.returncode == 0, view.stderr
+    assert (tmp_path / "new" / "views" / "episode_1.mp4").stat().st_size > 0
