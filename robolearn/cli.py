@@ -338,9 +338,9 @@ def view_cmd(
     episode: Annotated[
         int, typer.Option("--episode", "-k", help="episode number, counted over the dataset's shards")
     ] = 0,
-    out: Annotated[Path, typer.Option("--out", "-o", help="folder for episode_<k>.mp4 and episode_<k>.png (made if missing)")] = Path(
-        "."
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="folder for episode_<k>.mp4 and episode_<k>.png (made if missing)")
+    ] = Path("."),
 ) -> None:
     """Write one stored episode as an MP4 and a contact-sheet PNG, and print its values."""
     from robolearn.data.info import open_dataset
