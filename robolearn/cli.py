@@ -197,11 +197,13 @@ def train_cmd(
         int | None, typer.Option(help="override: seed (initial weights, data order; not the holdout)")
     ] = None,
 ) -> None:
-    """Train the grasp-success CNN on stored episodes; checkpoints, TensorBoard logs, validation metrics.
+    """Train a model on stored episodes: checkpoints, TensorBoard logs, validation metrics.
 
-    Data-parallel: `torchrun --nproc_per_node N -m robolearn.cli train ...` or `accelerate launch`."""
+    The TOML's `kind` names the loop: grasp_cnn (the default: the grasp-success CNN, policies/grasp_cnn.toml) or tcn
+    (a time-contrastive network on multi-view video, policies/tcn.toml). Data-parallel: `torchrun --nproc_per_node N
+    -m robolearn.cli train ...` or `accelerate launch`."""
     from robolearn.config import load_toml
-    from robolearn.train.grasp import TrainConfig, train
+    from robolearn.train import training_loop
 
     for option, value, least in (("--steps", steps, 1), ("--batch-size", batch_size, 1), ("--workers", workers, 0)):
         if value is not None and value < least:
@@ -212,12 +214,17 @@ def train_cmd(
                               "workers": workers}.items() if v is not None}  # fmt: skip
     if data:
         overrides["data"] = data
-    cfg = load_toml(config, TrainConfig, overrides=overrides)
+    kind, config_cls, train = training_loop(config)
+    if kind != "grasp_cnn" and (batch_size is not None or workers is not None):
+        raise UsageError(f"--batch-size / --workers: options of grasp CNN training; {config} trains a {kind} (set "
+                         "its [data] in the TOML)")  # fmt: skip
+    cfg = load_toml(config, config_cls, overrides=overrides)
     summary = train(cfg, resume=resume, source=str(config))
     if summary["main_process"]:
-        typer.echo(json.dumps({k: summary[k] for k in ("checkpoint", "best_checkpoint", "best_val_auc", "samples_per_s",
-                                                      "loader_wait_fraction")}
-                              | {"val_" + k: summary["val"][k] for k in ("loss", "accuracy", "auc", "ece")}))  # fmt: skip
+        shown = ("checkpoint", "best_checkpoint", "best_val_auc", "best_alignment_error", "samples_per_s",
+                 "images_per_s", "loader_wait_fraction")  # fmt: skip
+        typer.echo(json.dumps({k: summary[k] for k in shown if k in summary}
+                              | {"val_" + k: v for k, v in summary["val"].items()}))  # fmt: skip
 
 
 def _field_help(model, name: str) -> str:

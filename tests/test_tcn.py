@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from robolearn.data.store import StoreError
+from robolearn.data.synthetic import moving_shape_episode
 from robolearn.data.tcn import multiview_windows, single_view_triplets, view_pairs
 from robolearn.models import checkpoint
 from robolearn.models.tcn import TCN, TCNConfig, npairs_loss, triplet_loss, triplet_semihard_loss
@@ -91,21 +92,6 @@ def test_single_view_triplets_keep_to_their_radii_and_their_episode():
         single_view_triplets(ends, rng, 3, positive_radius=6, negative_radius=6)
 
 
-def two_view_episode(rng: np.random.Generator, frames: int = 16, size: int = 16) -> np.ndarray:
-    """(T, 2, size, size, 3) uint8: a bright square moving along a random straight path, seen by two cameras: the
-    second sees the scene turned a quarter and on another background."""
-    start, end = rng.uniform(0.15, 0.85, 2), rng.uniform(0.15, 0.85, 2)
-    out = np.zeros((frames, 2, size, size, 3), np.uint8)
-    out[:, 0] = (30, 30, 80)
-    out[:, 1] = (70, 40, 20)
-    for t in range(frames):
-        y, x = ((start + (end - start) * t / (frames - 1)) * (size - 3)).astype(int)
-        out[t, 0, y : y + 3, x : x + 3] = (240, 220, 60)
-        out[t, 1] = np.rot90(out[t, 1], 1).copy()
-        out[t, 1][np.rot90(out[t, 0], 1)[..., 0] == 240] = (250, 250, 250)
-    return out
-
-
 def alignment_error(model: TCN, episodes: list[np.ndarray]) -> float:
     """Mean |t - t_nn| / T of each view-0 frame's nearest view-1 frame, over `episodes`."""
     errors = []
@@ -119,8 +105,8 @@ def alignment_error(model: TCN, episodes: list[np.ndarray]) -> float:
 
 def test_a_tcn_learns_to_align_two_views_of_a_moving_shape():
     rng = np.random.default_rng(0)
-    train = [two_view_episode(rng) for _ in range(24)]
-    held = [two_view_episode(rng) for _ in range(8)]
+    train = [moving_shape_episode(rng, frames=16, views=2, size=16)[0] for _ in range(24)]
+    held = [moving_shape_episode(rng, frames=16, views=2, size=16)[0] for _ in range(8)]
     frames = np.concatenate(train)  # (N, 2, 16, 16, 3)
     ends = np.cumsum([len(e) for e in train])
     torch.manual_seed(0)
@@ -141,3 +127,77 @@ def test_a_tcn_learns_to_align_two_views_of_a_moving_shape():
         opt.step()
     after = alignment_error(model.eval(), held)
     assert after < 0.5 * before and after < 0.12, (before, after)
+
+
+def tcn_toml(tmp_path, extra: str = "", data: str = "", name: str = "tcn"):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'kind = "tcn"\nsteps = 40\neval_every = 20\ncheckpoint_every = 20\nlog_every = 10\n{extra}'
+                    '[model]\nchannels = [16, 32]\nstrides = [1, 2]\nfc = 64\nembedding = 16\n'
+                    f"[data]\nepisodes = 4\nwindow = 6\nstride = 2\nholdout = 0.2\n{data}"
+                    "[optim]\nlr = 3e-3\nwarmup_steps = 5\n")  # fmt: skip
+    return path
+
+
+def test_robolearn_train_trains_a_tcn_resumes_exactly_and_refuses_bad_input(tmp_path, run_cli):
+    import json
+
+    from safetensors.numpy import load_file
+
+    from robolearn.data.synthetic import write_blob_store, write_moving_shape_store
+
+    write_moving_shape_store(tmp_path / "mv.zarr", episodes=20, views=3)
+    config = tcn_toml(tmp_path, data="views = [0, 1]\n")
+    full = run_cli("train", str(config), "--store", str(tmp_path / "mv.zarr"), "--out", str(tmp_path / "full"))
+    assert full.returncode == 0, full.stderr[-2000:]
+    summary = json.loads((tmp_path / "full" / "summary.json").read_text())
+    assert summary["views"] == 3 and summary["held_out_views"] == [2] and summary["val_episodes"] > 0
+    assert 0 <= summary["val"]["alignment_error"] < 0.5 and summary["best_alignment_error"] is not None
+    assert (tmp_path / "full" / "tb").is_dir() and (tmp_path / "full" / "metrics.jsonl").read_text().count("\n") == 2
+    # stopped after its step-20 checkpoint (what a kill leaves: the later checkpoint gone) and resumed: the same
+    # weights as the uninterrupted run
+    import shutil
+
+    shutil.copytree(tmp_path / "full", tmp_path / "half")
+    shutil.rmtree(tmp_path / "half" / "checkpoints" / "step-0000040")
+    resumed = run_cli("train", str(config), "--store", str(tmp_path / "mv.zarr"), "--out", str(tmp_path / "half"),
+                      "--resume")  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert json.loads((tmp_path / "half" / "summary.json").read_text())["resumed_from"] == 20
+    a = load_file(tmp_path / "full" / "checkpoints" / "step-0000040" / "model.safetensors")
+    b = load_file(tmp_path / "half" / "checkpoints" / "step-0000040" / "model.safetensors")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+    def one_line(result, fragment):
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and fragment in lines[0], result.stderr[-2000:]
+
+    write_blob_store(tmp_path / "single.zarr", episodes=4)  # one view: (N, H, W, 3)
+    one_line(run_cli("train", str(config), "--store", str(tmp_path / "single.zarr"), "--out", str(tmp_path / "x")),
+             "a TCN trains on multi-view video")  # fmt: skip
+    one_line(run_cli("train", str(tcn_toml(tmp_path, data="views = [1]\n", name="one")), "--store", str(tmp_path / "mv.zarr"),
+                     "--out", str(tmp_path / "x")), "leaves 1 view(s) for training")  # fmt: skip
+    one_line(run_cli("train", str(config), "--store", str(tmp_path / "mv.zarr"), "--out", str(tmp_path / "full")),
+             "already holds a run")  # fmt: skip
+    long = tmp_path / "long.toml"
+    long.write_text(config.read_text().replace("window = 6", "window = 12"))
+    one_line(run_cli("train", str(long), "--store", str(tmp_path / "mv.zarr"), "--out", str(tmp_path / "x")),
+             "hold a time window of 12 frames")  # fmt: skip
+    grasp = tmp_path / "grasp_ck"
+    checkpoint.save(grasp, model=torch.nn.Linear(1, 1), model_name="GraspCNN", model_config={}, step=0)
+    one_line(run_cli("train", str(config), "--store", str(tmp_path / "mv.zarr"), "--out",
+                     str(tmp_path / "x"), "--init-from", str(grasp)), "a GraspCNN with another config")  # fmt: skip
+    assert not (tmp_path / "x").exists()  # nothing written by a refused run
+
+
+@pytest.mark.parametrize("loss", ["triplet", "single_view"])
+def test_the_other_losses_train_too(tmp_path, loss):
+    from robolearn.config import load_toml
+    from robolearn.data.synthetic import write_moving_shape_store
+    from robolearn.train.tcn import TCNTrainConfig, train
+
+    write_moving_shape_store(tmp_path / "mv.zarr", episodes=10, views=2)
+    overrides = {"loss": loss, "steps": 6, "eval_every": 6, "out": str(tmp_path / "run"),
+                 "data": {"stores": [str(tmp_path / "mv.zarr")]}}  # fmt: skip
+    summary = train(load_toml(tcn_toml(tmp_path), TCNTrainConfig, overrides=overrides), progress=False)
+    assert summary["loss"] == loss and summary["val"]["alignment_error"] is not None
+    assert (tmp_path / "run" / "checkpoints" / "step-0000006" / "model.safetensors").exists()

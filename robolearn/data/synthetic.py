@@ -1,4 +1,6 @@
-"""A synthetic grasp store for tests and benchmarks: learnable only by combining image and command.
+"""Synthetic stores for tests and benchmarks: a grasp store, and a multi-view video store.
+
+The grasp store is learnable only by combining image and command.
 
 Each episode shows one bright square (the "object") at a random place on a noisy background; the
 gripper sits at the image centre and the episode's motor command (dx, dy, 0, sin 0, cos 0) says
@@ -69,4 +71,43 @@ def write_blob_store(path: str | Path, *, episodes: int, size: int = 32, frames:
     for k in range(episodes):
         frames_, success = blob_episode(rng, size, frames, depth=depth)
         store.add_episode(frames_, {"success": success, "seed": seed * 1_000_003 + k, "object_ids": [1]})
+    return store
+
+
+BACKGROUNDS = ((30, 30, 80), (70, 40, 20), (20, 60, 30), (60, 60, 60))
+
+
+def moving_shape_episode(rng: np.random.Generator, *, frames: int = 16, views: int = 2, size: int = 16,
+                         ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A bright square moving along a random straight path, seen at once by `views` cameras: camera k sees the
+    scene turned k quarter turns, on a background of its own. ((T, V, size, size, 3) uint8, (T, 2) float32 the
+    square's position in [0, 1]^2): multi-view video whose only shared content is the pose."""
+    start, end = rng.uniform(0.15, 0.85, 2), rng.uniform(0.15, 0.85, 2)
+    position = (start + (end - start) * np.linspace(0, 1, frames)[:, None]).astype(np.float32)
+    out = np.zeros((frames, views, size, size, 3), np.uint8)
+    for t, (y, x) in enumerate((position * (size - 3)).astype(int)):
+        scene = np.zeros((size, size), bool)
+        scene[y : y + 3, x : x + 3] = True
+        for k in range(views):
+            out[t, k] = BACKGROUNDS[k % len(BACKGROUNDS)]
+            out[t, k][np.rot90(scene, k)] = (240, 220, 60) if k % 2 == 0 else (250, 250, 250)
+    return out, position
+
+
+def write_moving_shape_store(path: str | Path, *, episodes: int, frames: int = 16, views: int = 2, size: int = 16,
+                             seed: int = 0) -> EpisodeStore:  # fmt: skip
+    """A new multi-view store at `path`: `episodes` of `moving_shape_episode`, rgb (N, V, H, W, 3) with the
+    square's position and the motion's phase (t / (T - 1)) as labels training never reads."""
+    rng = np.random.default_rng(seed)
+    store = EpisodeStore.create(
+        path,
+        frame_features={"rgb": Feature((views, size, size, 3), "uint8"), "position": Feature((2,), "float32"),
+                        "phase": Feature((), "float32")},
+        episode_features={"seed": Feature((), "int64")},
+        attrs={"synthetic": "moving_shape"},
+    )  # fmt: skip
+    for k in range(episodes):
+        rgb, position = moving_shape_episode(rng, frames=frames, views=views, size=size)
+        phase = np.linspace(0, 1, frames, dtype=np.float32)
+        store.add_episode({"rgb": rgb, "position": position, "phase": phase}, {"seed": seed * 1_000_003 + k})
     return store

@@ -75,6 +75,7 @@ class DataConfig(Config):
 class TrainConfig(Config):
     """`policies/grasp_cnn.toml`."""
 
+    kind: Literal["grasp_cnn"] = Field("grasp_cnn", description="which training loop reads this file")
     model: dict[str, Any] = Field(default_factory=dict, description="GraspCNNConfig fields; image_size from the store")
     data: DataConfig = Field(default_factory=DataConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)

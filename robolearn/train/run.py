@@ -140,10 +140,11 @@ def save_checkpoint(acc, path: Path, *, model: torch.nn.Module, model_name: str,
 
 
 class Best:
-    """The best checkpoint so far by a validation metric (higher is better), kept at `path`: read back on resume."""
+    """The best checkpoint so far by a validation metric (higher is better, or lower with `higher=False`), kept at
+    `path`: read back on resume."""
 
-    def __init__(self, path: Path, metric: str, *, resume: bool) -> None:
-        self.path, self.metric = path, metric
+    def __init__(self, path: Path, metric: str, *, resume: bool, higher: bool = True) -> None:
+        self.path, self.metric, self.higher = path, metric, higher
         done = resume and (path / "config.json").is_file()
         self.value = checkpoint.read_config(path)["val"][metric] if done else None
 
@@ -151,7 +152,7 @@ class Best:
         """Call `save()` (which writes the checkpoint at `path`) when `report` beats the best; whether it did. The
         main process alone calls it (a save that waits for the other processes would wait forever)."""
         value = report.get(self.metric)
-        if value is None or (self.value is not None and value <= self.value):
+        if value is None or (self.value is not None and (value <= self.value if self.higher else value >= self.value)):
             return False
         self.value = value
         save()

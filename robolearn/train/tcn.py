@@ -1,0 +1,289 @@
+"""Train a time-contrastive network on multi-view video: `robolearn train policies/tcn.toml`.
+
+One loop on the shared skeleton (robolearn.train.run): CPU, CUDA or TPU through accelerate, bf16, data-parallel,
+exact resume (each step's batch is a function of (seed, step, process)), safetensors checkpoints, TensorBoard.
+
+A batch holds `data.episodes` episodes, a window of `data.window` moments of each (`data.stride` frames apart). The
+multi-view losses embed each moment from two different views (the anchor's and the positive's) of the views
+training may use (`data.views`; the others are held out): n-pairs (default) or semi-hard triplets. The single-view
+loss draws triplets within one view's video: a positive within `positive_radius` frames of the anchor, a negative
+beyond `negative_radius`. Validation embeds every frame of the held-out episodes from every view and reports the
+cross-view alignment error: for each ordered pair of views, each frame's nearest neighbour in the other view's
+video, mean |t - t_nn| / T; the best checkpoint is the one with the lowest error over the training views.
+
+The selected episodes are read into memory once (`data.memory_limit_mb`); stores hold rgb (N, V, H, W, 3).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from robolearn.config import Config, ConfigError, validate
+from robolearn.data.augment import color_jitter
+from robolearn.data.info import open_dataset
+from robolearn.data.store import EpisodeStore, StoreError
+from robolearn.data.stream import held_out
+from robolearn.data.tcn import multiview_windows, single_view_triplets, view_pairs
+from robolearn.models import checkpoint
+from robolearn.models.checkpoint import step_dir
+from robolearn.models.tcn import TCN, TCNConfig, npairs_loss, triplet_loss, triplet_semihard_loss
+from robolearn.train.run import (
+    Best,
+    Log,
+    OptimConfig,
+    accelerator,
+    adamw,
+    learning_rate,
+    resume_from,
+    run_folder,
+    save_checkpoint,
+    set_lr,
+    warm_start,
+)
+
+
+class TCNDataConfig(Config):
+    stores: list[str] = Field(default_factory=list, description="multi-view datasets (shard directories or stores)")
+    val_stores: list[str] = Field(default_factory=list, description="validation datasets; else a holdout")
+    holdout: float = Field(0.1, ge=0, lt=1, description="without val_stores: fraction of episodes held out")
+    split_seed: int = Field(0, ge=0)
+    episodes: int = Field(4, ge=1, description="episodes a batch draws its time windows from")
+    window: int = Field(8, ge=1, description="moments of each episode in a batch")
+    stride: int = Field(1, ge=1, description="frames between a window's moments")
+    views: list[int] | None = Field(None, description="the views training uses; the others are held out (None: all)")
+    color_jitter: float = Field(0.1, ge=0, le=1, description="brightness/contrast/channel gain, on device")
+    memory_limit_mb: int = Field(4096, ge=1, description="the selected episodes' frames are read into memory")
+
+
+class TCNTrainConfig(Config):
+    """`policies/tcn.toml`."""
+
+    kind: Literal["tcn"] = Field("tcn", description="which training loop reads this file")
+    preset: Literal["cpu", "gpu"] = Field("cpu", description="the network's size (TCNConfig.preset)")
+    model: dict[str, Any] = Field(default_factory=dict, description="TCNConfig fields over the preset")
+    loss: Literal["npairs", "triplet", "single_view"] = "npairs"
+    margin: float = Field(0.2, gt=0, description="triplet and single_view: the margin")
+    positive_radius: int = Field(2, ge=1, description="single_view: a positive at most this many frames away")
+    negative_radius: int = Field(6, ge=2, description="single_view: a negative more than this many frames away")
+    data: TCNDataConfig = Field(default_factory=TCNDataConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    steps: int = Field(2000, ge=1)
+    eval_every: int = Field(250, ge=1)
+    checkpoint_every: int = Field(250, ge=1)
+    log_every: int = Field(25, ge=1)
+    precision: Literal["no", "bf16", "fp16"] = "no"
+    device: Literal["auto", "cpu"] = "auto"
+    seed: int = Field(0, ge=0)
+    deterministic: bool = False
+    out: str = "out/tcn"
+    init_from: str | None = Field(None, description="warm start: a TCN checkpoint whose weights start the run")
+
+
+RESUME_KEYS = ("preset", "model", "loss", "margin", "positive_radius", "negative_radius", "data", "optim", "seed",
+               "precision")  # fmt: skip
+
+
+class Episodes:
+    """Frames of the chosen episodes of some stores, in memory: rgb (N, V, H, W, 3) and where each episode ends."""
+
+    def __init__(self, stores: list[EpisodeStore], chosen: list[np.ndarray]) -> None:
+        parts, lengths = [], []
+        for store, pick in zip(stores, chosen):
+            rgb = store.group["data/rgb"]
+            for k in np.flatnonzero(pick):
+                sl = store.episode_slice(int(k))
+                parts.append(rgb[sl])
+                lengths.append(sl.stop - sl.start)
+        self.rgb = np.concatenate(parts) if parts else np.zeros((0,), np.uint8)
+        self.ends = np.cumsum(lengths).astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def episode(self, k: int) -> np.ndarray:
+        return self.rgb[(self.ends[k - 1] if k else 0) : self.ends[k]]
+
+
+def check_stores(cfg: TCNTrainConfig, stores: list[EpisodeStore], source: str) -> tuple[int, int, list[int]]:
+    """(views, image size, the views training uses), after refusing in one line a store a TCN cannot train on."""
+    shapes = {s.source: s.frame_features["rgb"].shape if "rgb" in s.frame_features else None for s in stores}
+    for where, shape in shapes.items():
+        if shape is None or len(shape) != 4 or shape[3] != 3:
+            raise StoreError(f"{where}: a TCN trains on multi-view video, rgb (N, V, H, W, 3) per frame; this store "
+                             f"holds rgb {shape} (a single-view store: collect with a multi-view campaign)")  # fmt: skip
+        if shape != next(iter(shapes.values())):
+            raise StoreError(
+                f"{where}: rgb {shape} per frame, {next(iter(shapes))} holds {next(iter(shapes.values()))}"
+            )
+    views, h, w, _ = next(iter(shapes.values()))
+    if h != w:
+        raise StoreError(f"{next(iter(shapes))}: {w}x{h} images; the TCN takes square ones")
+    allowed = list(range(views)) if cfg.data.views is None else list(cfg.data.views)
+    if any(not 0 <= v < views for v in allowed):
+        raise ConfigError(f"{source}: data.views {allowed}: the stores hold views 0-{views - 1}")
+    if cfg.loss != "single_view" and len(set(allowed)) < 2:
+        raise ConfigError(f"{source}: data.views {allowed} leaves {len(set(allowed))} view(s) for training; the "
+                          f"{cfg.loss} loss needs two views of each moment (hold out fewer, or loss = \"single_view\")")  # fmt: skip
+    if cfg.loss == "single_view" and cfg.positive_radius >= cfg.negative_radius:
+        raise ConfigError(f"{source}: positive_radius ({cfg.positive_radius}) must be below negative_radius "
+                          f"({cfg.negative_radius})")  # fmt: skip
+    return views, h, allowed
+
+
+@torch.no_grad()
+def alignment(model: TCN, episodes: Episodes, device, views: list[int], batch: int = 256) -> float | None:
+    """Mean over `episodes` and ordered pairs of `views` of |t - t_nn| / T, t_nn the nearest frame of the other
+    view's video in embedding space (0: perfectly aligned; about 1/3 for embeddings that know no time)."""
+    if len(episodes) == 0 or len(views) < 2:
+        return None
+    was = model.training
+    model.eval()
+    errors = []
+    for k in range(len(episodes)):
+        rgb = torch.from_numpy(episodes.episode(k)[:, views])  # (T, V', H, W, 3)
+        e = torch.cat([model({"rgb": rgb[i : i + batch].to(device)})[0] for i in range(0, len(rgb), batch)]).float()
+        t = torch.arange(len(rgb), device=e.device)
+        for i, j in itertools.permutations(range(len(views)), 2):
+            nearest = torch.cdist(e[:, i], e[:, j]).argmin(dim=1)
+            errors.append(float((nearest - t).abs().float().mean()) / len(rgb))
+    model.train(was)
+    return float(np.mean(errors))
+
+
+def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", progress: bool = True
+          ) -> dict[str, Any]:  # fmt: skip
+    """Run TCN training as `cfg` says; returns the summary also written to `<out>/summary.json`."""
+    from accelerate.utils import set_seed
+
+    acc = accelerator(device=cfg.device, precision=cfg.precision, deterministic=cfg.deterministic)
+    out, prior = run_folder(cfg.out, resume=resume)
+
+    # -- data: the chosen episodes, in memory ---------------------------------------------------------------
+    if not cfg.data.stores:
+        raise ConfigError(f"{source}: no training data: set data.stores or pass --store")
+    stores = [s for d in cfg.data.stores for s in open_dataset(d)]
+    val_stores = [s for d in cfg.data.val_stores for s in open_dataset(d)]
+    n_views, size, allowed = check_stores(cfg, [*stores, *val_stores], source)
+    frame_bytes = int(np.prod(stores[0].frame_features["rgb"].shape))
+    total = sum(s.n_frames for s in [*stores, *val_stores]) * frame_bytes
+    if total > cfg.data.memory_limit_mb * 2**20:
+        raise ConfigError(f"{source}: the episodes hold {total / 2**20:.0f} MB of frames, over data.memory_limit_mb "
+                          f"({cfg.data.memory_limit_mb}); raise it or train on fewer episodes")  # fmt: skip
+    held = [held_out(s, cfg.data.holdout if not val_stores else 0.0, cfg.data.split_seed) for s in stores]
+    train_eps = Episodes(stores, [~h for h in held])
+    val_eps = Episodes(val_stores, [np.ones(s.n_episodes, bool) for s in val_stores]) if val_stores else Episodes(
+        stores, held)  # fmt: skip
+    if not len(train_eps):
+        raise ConfigError(f"{source}: no training episodes (holdout {cfg.data.holdout} of {sum(map(len, held))})")
+    rng0 = np.random.default_rng(0)  # fail now, in one line, where the episodes cannot fill a batch
+    if cfg.loss == "single_view":
+        single_view_triplets(train_eps.ends, rng0, 1, positive_radius=cfg.positive_radius,
+                             negative_radius=cfg.negative_radius)  # fmt: skip
+    else:
+        multiview_windows(train_eps.ends, rng0, episodes=cfg.data.episodes, window=cfg.data.window,
+                          stride=cfg.data.stride)  # fmt: skip
+    held_views = [v for v in range(n_views) if v not in allowed]
+
+    # -- model, optimizer, resume -----------------------------------------------------------------------------
+    mcfg = validate(TCNConfig, {**TCNConfig.preset(cfg.preset).model_dump(), "image_size": size, **cfg.model},
+                    source=f"{source} [model]")  # fmt: skip
+    if mcfg.image_size != size:
+        raise ConfigError(f"{source}: model.image_size {mcfg.image_size}, the stores hold {size}x{size} images")
+    set_seed(cfg.seed)
+    model = TCN(mcfg)
+    if cfg.init_from and prior is None:
+        warm_start(model, cfg.init_from, model_name="TCN", config=mcfg)
+    opt = adamw(model, cfg.optim)
+    run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "views": n_views,
+                "held_out_views": held_views}  # fmt: skip
+    start = resume_from(prior, model, opt, model_name="TCN", train_cls=TCNTrainConfig, run_meta=run_meta,
+                        train_keys=RESUME_KEYS, meta_keys=("processes",))  # fmt: skip
+    model, opt = acc.prepare(model, opt)
+    raw = acc.unwrap_model(model)
+    log = Log(out, config=cfg.model_dump(), start=start, steps=cfg.steps, main=acc.is_main_process,
+              progress=progress, desc="train tcn")  # fmt: skip
+    best = Best(out / "best", "alignment_error", resume=resume, higher=False)
+
+    def validate_now(step: int) -> dict[str, Any]:
+        report = {"alignment_error": alignment(raw, val_eps, acc.device, allowed),
+                  "alignment_error_held_out_views": alignment(raw, val_eps, acc.device, held_views)
+                  if len(held_views) >= 2 else None, "episodes": len(val_eps)}  # fmt: skip
+        if acc.is_main_process:
+            best.offer(report, lambda: checkpoint.save(best.path, model=raw, model_name="TCN",
+                                                       model_config=mcfg.model_dump(), step=step,
+                                                       extra={**run_meta, "val": report}))  # fmt: skip
+        log.scalars(step, "val", {k: v for k, v in report.items() if k != "episodes"})
+        log.metrics(step, report)
+        return report
+
+    def embed(rgb: np.ndarray, gen: torch.Generator) -> torch.Tensor:
+        x = color_jitter(torch.from_numpy(rgb).to(acc.device), cfg.data.color_jitter, gen)
+        with acc.autocast():
+            return model({"rgb": x})[0].float()
+
+    # -- the loop -------------------------------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    report: dict[str, Any] = {}
+    running, n_running = 0.0, 0
+    for step in range(start, cfg.steps):
+        set_lr(opt, learning_rate(step, cfg.steps, cfg.optim))
+        rng = np.random.default_rng([cfg.seed, step, acc.process_index])  # the batch: a function of the step
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * max(1, acc.num_processes) + acc.process_index)
+        if cfg.loss == "single_view":
+            n = cfg.data.episodes * cfg.data.window
+            a, p, neg = single_view_triplets(train_eps.ends, rng, n, positive_radius=cfg.positive_radius,
+                                             negative_radius=cfg.negative_radius)  # fmt: skip
+            v = np.asarray(allowed)[rng.integers(len(allowed), size=n)]
+            e = embed(np.concatenate([train_eps.rgb[a, v], train_eps.rgb[p, v], train_eps.rgb[neg, v]]), gen)
+            loss = triplet_loss(e[:n], e[n : 2 * n], e[2 * n :], cfg.margin)
+        else:
+            idx = multiview_windows(train_eps.ends, rng, episodes=cfg.data.episodes, window=cfg.data.window,
+                                    stride=cfg.data.stride)  # fmt: skip
+            va, vp = view_pairs(rng, len(idx), n_views, allowed)
+            e = embed(np.concatenate([train_eps.rgb[idx, va], train_eps.rgb[idx, vp]]), gen)
+            labels = torch.from_numpy(idx).to(e.device)  # a moment's label: its frame index, unique to (episode, t)
+            anchors, positives = e[: len(idx)], e[len(idx) :]
+            loss = (npairs_loss(anchors, positives, labels) if cfg.loss == "npairs"
+                    else triplet_semihard_loss(e, torch.cat([labels, labels]), cfg.margin))  # fmt: skip
+        acc.backward(loss)
+        if cfg.optim.grad_clip:
+            acc.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        running, n_running = running + loss.detach(), n_running + 1
+        done = step + 1
+        log.bar.update(1)
+        if done % cfg.log_every == 0 and acc.is_main_process:
+            mean = float(running) / n_running
+            log.scalars(done, "train", {"loss": mean, "lr": learning_rate(step, cfg.steps, cfg.optim)})
+            log.bar.set_postfix(loss=f"{mean:.3f}", align=report.get("alignment_error"))
+            running, n_running = 0.0, 0
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            report = validate_now(done)
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            save_checkpoint(acc, step_dir(out / "checkpoints", done), model=raw, model_name="TCN",
+                            config=mcfg.model_dump(), step=done, optimizer=opt.optimizer, extra=run_meta)  # fmt: skip
+    seconds = time.perf_counter() - t0
+    if not report:
+        report = validate_now(cfg.steps)
+    steps_run = cfg.steps - start
+    per_step = 2 * cfg.data.episodes * cfg.data.window * (1.5 if cfg.loss == "single_view" else 1)
+    summary = {
+        "out": str(out), "checkpoint": str(step_dir(out / "checkpoints", cfg.steps)),
+        "best_checkpoint": str(best.path) if best.value is not None else None, "best_alignment_error": best.value,
+        "steps": cfg.steps, "resumed_from": start, "device": str(acc.device), "processes": acc.num_processes,
+        "precision": cfg.precision, "loss": cfg.loss, "image_size": size, "views": n_views,
+        "held_out_views": held_views, "train_episodes": len(train_eps), "val_episodes": len(val_eps),
+        "images_per_s": steps_run * per_step * acc.num_processes / seconds if steps_run else None,
+        "val": report, "main_process": acc.is_main_process,
+    }  # fmt: skip
+    log.close(summary)
+    acc.wait_for_everyone()
+    acc.end_training()
+    return summary
