@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from robolearn.config import Config, ConfigError, validate
+from robolearn.config import ConfigError, validate
 from robolearn.data.augment import color_jitter, random_shift
 from robolearn.data.grasp import check_store, planned_commands, select
 from robolearn.data.info import campaign_manifest, open_dataset
@@ -35,6 +35,8 @@ from robolearn.train.run import (
     Best,
     Log,
     OptimConfig,
+    RunConfig,
+    StoresConfig,
     accelerator,
     adamw,
     learning_rate,
@@ -46,11 +48,7 @@ from robolearn.train.run import (
 )
 
 
-class DataConfig(Config):
-    stores: list[str] = Field(default_factory=list, description="training datasets (shard directories or stores)")
-    val_stores: list[str] = Field(default_factory=list, description="validation datasets, e.g. on test objects")
-    holdout: float = Field(0.1, ge=0, lt=1, description="without val_stores: fraction of episodes held out")
-    split_seed: int = Field(0, ge=0)
+class DataConfig(StoresConfig):
     batch_size: int = Field(64, ge=1, le=65536)
     buffer_frames: int = Field(4096, ge=1, description="shuffle buffer of the streaming loader, per worker")
     workers: int = Field(2, ge=0, le=64, description="loader worker processes (0: read in the training process)")
@@ -72,27 +70,13 @@ class DataConfig(Config):
     )
 
 
-class TrainConfig(Config):
+class TrainConfig(RunConfig):
     """`policies/grasp_cnn.toml`."""
 
     kind: Literal["grasp_cnn"] = Field("grasp_cnn", description="which training loop reads this file")
     model: dict[str, Any] = Field(default_factory=dict, description="GraspCNNConfig fields; image_size from the store")
     data: DataConfig = Field(default_factory=DataConfig)
-    optim: OptimConfig = Field(default_factory=OptimConfig)
-    steps: int = Field(2000, ge=1)
-    eval_every: int = Field(250, ge=1)
-    checkpoint_every: int = Field(250, ge=1)
-    log_every: int = Field(25, ge=1)
-    precision: Literal["no", "bf16", "fp16"] = "no"
-    device: Literal["auto", "cpu"] = Field("auto", description="auto: accelerate picks CUDA/TPU when present")
-    seed: int = Field(0, ge=0)
-    deterministic: bool = Field(
-        False,
-        description="deterministic CUDA kernels: a resumed run then ends with the same weights as an "
-        "uninterrupted one on a GPU too, as it does on CPU",
-    )
     out: str = "out/grasp_cnn"
-    init_from: str | None = Field(None, description="warm start: a GraspCNN checkpoint whose weights start the run")
 
 
 # What must be equal for a resumed run to continue the same sequence of batches and updates.

@@ -22,7 +22,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
@@ -37,6 +37,37 @@ class OptimConfig(Config):
     warmup_steps: int = Field(100, ge=0)
     min_lr_ratio: float = Field(0.05, ge=0, le=1, description="cosine decay ends at lr * min_lr_ratio")
     grad_clip: float = Field(1.0, ge=0, description="0: no clipping")
+
+
+class StoresConfig(Config):
+    """The datasets a run trains and validates on; the [data] table of every training TOML starts with these."""
+
+    stores: list[str] = Field(default_factory=list, description="training datasets (shard directories or stores)")
+    val_stores: list[str] = Field(default_factory=list, description="validation datasets, e.g. on test objects")
+    holdout: float = Field(0.1, ge=0, lt=1, description="without val_stores: fraction of episodes held out")
+    split_seed: int = Field(0, ge=0)
+
+
+class RunConfig(Config):
+    """What every training TOML sets besides its model and data: the optimizer, the run's length and cadence, the
+    device and precision, the seed, the run folder and a warm start."""
+
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    steps: int = Field(2000, ge=1)
+    eval_every: int = Field(250, ge=1)
+    checkpoint_every: int = Field(250, ge=1)
+    log_every: int = Field(25, ge=1)
+    precision: Literal["no", "bf16", "fp16"] = "no"
+    device: Literal["auto", "cpu"] = Field("auto", description="auto: accelerate picks CUDA/TPU when present")
+    seed: int = Field(0, ge=0)
+    deterministic: bool = Field(
+        False,
+        description="deterministic CUDA kernels: a resumed run then ends with the same weights as an "
+        "uninterrupted one on a GPU too, as it does on CPU",
+    )
+    out: str = "out/run"
+    init_from: str | None = Field(None, description="warm start: a checkpoint of the same model whose weights start "
+                                  "the run")  # fmt: skip
 
 
 def accelerator(*, device: str = "auto", precision: str = "no", deterministic: bool = False):

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from robolearn.config import Config, ConfigError, validate
+from robolearn.config import ConfigError, validate
 from robolearn.data.augment import color_jitter
 from robolearn.data.info import open_dataset
 from robolearn.data.store import EpisodeStore, StoreError
@@ -33,26 +33,10 @@ from robolearn.data.tcn import multiview_windows, single_view_triplets, view_pai
 from robolearn.models import checkpoint
 from robolearn.models.checkpoint import step_dir
 from robolearn.models.tcn import TCN, TCNConfig, npairs_loss, triplet_loss, triplet_semihard_loss
-from robolearn.train.run import (
-    Best,
-    Log,
-    OptimConfig,
-    accelerator,
-    adamw,
-    learning_rate,
-    resume_from,
-    run_folder,
-    save_checkpoint,
-    set_lr,
-    warm_start,
-)
+from robolearn.train import run
 
 
-class TCNDataConfig(Config):
-    stores: list[str] = Field(default_factory=list, description="multi-view datasets (shard directories or stores)")
-    val_stores: list[str] = Field(default_factory=list, description="validation datasets; else a holdout")
-    holdout: float = Field(0.1, ge=0, lt=1, description="without val_stores: fraction of episodes held out")
-    split_seed: int = Field(0, ge=0)
+class TCNDataConfig(run.StoresConfig):
     episodes: int = Field(4, ge=1, description="episodes a batch draws its time windows from")
     window: int = Field(8, ge=1, description="moments of each episode in a batch")
     stride: int = Field(1, ge=1, description="frames between a window's moments")
@@ -61,7 +45,7 @@ class TCNDataConfig(Config):
     memory_limit_mb: int = Field(4096, ge=1, description="the selected episodes' frames are read into memory")
 
 
-class TCNTrainConfig(Config):
+class TCNTrainConfig(run.RunConfig):
     """`policies/tcn.toml`."""
 
     kind: Literal["tcn"] = Field("tcn", description="which training loop reads this file")
@@ -72,17 +56,7 @@ class TCNTrainConfig(Config):
     positive_radius: int = Field(2, ge=1, description="single_view: a positive at most this many frames away")
     negative_radius: int = Field(6, ge=2, description="single_view: a negative more than this many frames away")
     data: TCNDataConfig = Field(default_factory=TCNDataConfig)
-    optim: OptimConfig = Field(default_factory=OptimConfig)
-    steps: int = Field(2000, ge=1)
-    eval_every: int = Field(250, ge=1)
-    checkpoint_every: int = Field(250, ge=1)
-    log_every: int = Field(25, ge=1)
-    precision: Literal["no", "bf16", "fp16"] = "no"
-    device: Literal["auto", "cpu"] = "auto"
-    seed: int = Field(0, ge=0)
-    deterministic: bool = False
     out: str = "out/tcn"
-    init_from: str | None = Field(None, description="warm start: a TCN checkpoint whose weights start the run")
 
 
 RESUME_KEYS = ("preset", "model", "loss", "margin", "positive_radius", "negative_radius", "data", "optim", "seed",
@@ -161,8 +135,8 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
     """Run TCN training as `cfg` says; returns the summary also written to `<out>/summary.json`."""
     from accelerate.utils import set_seed
 
-    acc = accelerator(device=cfg.device, precision=cfg.precision, deterministic=cfg.deterministic)
-    out, prior = run_folder(cfg.out, resume=resume)
+    acc = run.accelerator(device=cfg.device, precision=cfg.precision, deterministic=cfg.deterministic)
+    out, prior = run.run_folder(cfg.out, resume=resume)
 
     # -- data: the chosen episodes, in memory ---------------------------------------------------------------
     if not cfg.data.stores:
@@ -198,17 +172,17 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
     set_seed(cfg.seed)
     model = TCN(mcfg)
     if cfg.init_from and prior is None:
-        warm_start(model, cfg.init_from, model_name="TCN", config=mcfg)
-    opt = adamw(model, cfg.optim)
+        run.warm_start(model, cfg.init_from, model_name="TCN", config=mcfg)
+    opt = run.adamw(model, cfg.optim)
     run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "views": n_views,
                 "held_out_views": held_views}  # fmt: skip
-    start = resume_from(prior, model, opt, model_name="TCN", train_cls=TCNTrainConfig, run_meta=run_meta,
+    start = run.resume_from(prior, model, opt, model_name="TCN", train_cls=TCNTrainConfig, run_meta=run_meta,
                         train_keys=RESUME_KEYS, meta_keys=("processes",))  # fmt: skip
     model, opt = acc.prepare(model, opt)
     raw = acc.unwrap_model(model)
-    log = Log(out, config=cfg.model_dump(), start=start, steps=cfg.steps, main=acc.is_main_process,
+    log = run.Log(out, config=cfg.model_dump(), start=start, steps=cfg.steps, main=acc.is_main_process,
               progress=progress, desc="train tcn")  # fmt: skip
-    best = Best(out / "best", "alignment_error", resume=resume, higher=False)
+    best = run.Best(out / "best", "alignment_error", resume=resume, higher=False)
 
     def validate_now(step: int) -> dict[str, Any]:
         report = {"alignment_error": alignment(raw, val_eps, acc.device, allowed),
@@ -232,7 +206,7 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
     report: dict[str, Any] = {}
     running, n_running = 0.0, 0
     for step in range(start, cfg.steps):
-        set_lr(opt, learning_rate(step, cfg.steps, cfg.optim))
+        run.set_lr(opt, run.learning_rate(step, cfg.steps, cfg.optim))
         rng = np.random.default_rng([cfg.seed, step, acc.process_index])  # the batch: a function of the step
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * max(1, acc.num_processes) + acc.process_index)
         if cfg.loss == "single_view":
@@ -261,13 +235,13 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
         log.bar.update(1)
         if done % cfg.log_every == 0 and acc.is_main_process:
             mean = float(running) / n_running
-            log.scalars(done, "train", {"loss": mean, "lr": learning_rate(step, cfg.steps, cfg.optim)})
+            log.scalars(done, "train", {"loss": mean, "lr": run.learning_rate(step, cfg.steps, cfg.optim)})
             log.bar.set_postfix(loss=f"{mean:.3f}", align=report.get("alignment_error"))
             running, n_running = 0.0, 0
         if done % cfg.eval_every == 0 or done == cfg.steps:
             report = validate_now(done)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            save_checkpoint(acc, step_dir(out / "checkpoints", done), model=raw, model_name="TCN",
+            run.save_checkpoint(acc, step_dir(out / "checkpoints", done), model=raw, model_name="TCN",
                             config=mcfg.model_dump(), step=done, optimizer=opt.optimizer, extra=run_meta)  # fmt: skip
     seconds = time.perf_counter() - t0
     if not report:
