@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python scripts/bench_worker_memory.py
 	$(BIN)/python -m robolearn.cli collect collection/grasp_kuka_random.toml --episodes 400 --workers 2 --store out/bench_kuka400 --resume
 	$(BIN)/python scripts/bench_train.py --store out/bench_kuka400
+	$(BIN)/python scripts/bench_tcn.py
 
 pictures: install
 	$(BIN)/python scripts/make_pictures.py

@@ -202,10 +202,11 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
             return model({"rgb": x})[0].float()
 
     # -- the loop -------------------------------------------------------------------------------------------------
-    t0 = time.perf_counter()
+    step_s = batch_s = 0.0  # the steps' time (validation and checkpoints apart), and the batches' assembly in it
     report: dict[str, Any] = {}
     running, n_running = 0.0, 0
     for step in range(start, cfg.steps):
+        t_step = time.perf_counter()
         run.set_lr(opt, run.learning_rate(step, cfg.steps, cfg.optim))
         rng = np.random.default_rng([cfg.seed, step, acc.process_index])  # the batch: a function of the step
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * max(1, acc.num_processes) + acc.process_index)
@@ -214,13 +215,17 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
             a, p, neg = single_view_triplets(train_eps.ends, rng, n, positive_radius=cfg.positive_radius,
                                              negative_radius=cfg.negative_radius)  # fmt: skip
             v = np.asarray(allowed)[rng.integers(len(allowed), size=n)]
-            e = embed(np.concatenate([train_eps.rgb[a, v], train_eps.rgb[p, v], train_eps.rgb[neg, v]]), gen)
+            images = np.concatenate([train_eps.rgb[a, v], train_eps.rgb[p, v], train_eps.rgb[neg, v]])
+            batch_s += time.perf_counter() - t_step
+            e = embed(images, gen)
             loss = triplet_loss(e[:n], e[n : 2 * n], e[2 * n :], cfg.margin)
         else:
             idx = multiview_windows(train_eps.ends, rng, episodes=cfg.data.episodes, window=cfg.data.window,
                                     stride=cfg.data.stride)  # fmt: skip
             va, vp = view_pairs(rng, len(idx), n_views, allowed)
-            e = embed(np.concatenate([train_eps.rgb[idx, va], train_eps.rgb[idx, vp]]), gen)
+            images = np.concatenate([train_eps.rgb[idx, va], train_eps.rgb[idx, vp]])
+            batch_s += time.perf_counter() - t_step
+            e = embed(images, gen)
             labels = torch.from_numpy(idx).to(e.device)  # a moment's label: its frame index, unique to (episode, t)
             anchors, positives = e[: len(idx)], e[len(idx) :]
             loss = (npairs_loss(anchors, positives, labels) if cfg.loss == "npairs"
@@ -230,6 +235,7 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
             acc.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
+        step_s += time.perf_counter() - t_step
         running, n_running = running + loss.detach(), n_running + 1
         done = step + 1
         log.bar.update(1)
@@ -243,7 +249,6 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             run.save_checkpoint(acc, step_dir(out / "checkpoints", done), model=raw, model_name="TCN",
                             config=mcfg.model_dump(), step=done, optimizer=opt.optimizer, extra=run_meta)  # fmt: skip
-    seconds = time.perf_counter() - t0
     if not report:
         report = validate_now(cfg.steps)
     steps_run = cfg.steps - start
@@ -254,7 +259,8 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
         "steps": cfg.steps, "resumed_from": start, "device": str(acc.device), "processes": acc.num_processes,
         "precision": cfg.precision, "loss": cfg.loss, "image_size": size, "views": n_views,
         "held_out_views": held_views, "train_episodes": len(train_eps), "val_episodes": len(val_eps),
-        "images_per_s": steps_run * per_step * acc.num_processes / seconds if steps_run else None,
+        "images_per_s": steps_run * per_step * acc.num_processes / step_s if steps_run else None,
+        "batch_fraction": batch_s / step_s if steps_run else None,
         "val": report, "main_process": acc.is_main_process,
     }  # fmt: skip
     log.close(summary)
