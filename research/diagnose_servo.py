@@ -307,7 +307,7 @@ def aim(args) -> None:
 
 
 def outcomes(args) -> None:
-    from robolearn.data.info import campaign_manifest, open_dataset
+    from robolearn.data.info import campaign_manifest, dataset_stores
     from robolearn.envs.config import EnvConfig
     from robolearn.envs.grasp import yaw_of
     from robolearn.envs.grasp_env import GraspEnv
@@ -319,7 +319,7 @@ def outcomes(args) -> None:
         raise ConfigError(f"{args.store}: no campaign.json, so the scenes cannot be replayed")
     env = GraspEnv(EnvConfig.model_validate(manifest["env_config"]))
     rows, frames_of = [], {}
-    for store in open_dataset(args.store):
+    for store in dataset_stores(args.store):
         seeds, success, steps = store.values("seed"), store.values("success"), store.values("steps")
         # the frame columns read once, as the loader does: indexing the zarr arrays per episode decodes a chunk each time
         state, command = (store.group[f"data/{key}"][: store.n_frames] for key in ("state", "motor_command"))
@@ -356,13 +356,13 @@ def ordered_pairs(groups) -> tuple[int, np.ndarray | float]:
 def rank(args) -> None:
     from collections import defaultdict
 
-    from robolearn.data.info import open_dataset
+    from robolearn.data.info import dataset_stores
     from robolearn.models.checkpoint import load_model
 
     model, _ = load_model(args.checkpoint, expect="GraspCNN")
     score = model_scorer(model)
     scenes = defaultdict(list)  # seed -> [(the executed grasp's score at steps 0..K-1, success)]
-    for store in open_dataset(args.store):
+    for store in dataset_stores(args.store):
         for k in range(store.n_episodes):
             e = store.episode(k)
             if len(e["rgb"]) < args.steps:
@@ -384,7 +384,7 @@ def rank_branches(args) -> None:
     from collections import defaultdict
 
     from robolearn.data.grasp import select
-    from robolearn.data.info import campaign_manifest, open_dataset
+    from robolearn.data.info import campaign_manifest, dataset_stores
     from robolearn.models.checkpoint import load_model
 
     model, _ = load_model(args.checkpoint, expect="GraspCNN")
@@ -392,8 +392,8 @@ def rank_branches(args) -> None:
     manifest = campaign_manifest(args.store)
     if manifest is None or "branch" not in manifest:
         raise ConfigError(f"{args.store}: not a dataset of branches (robolearn branch writes one)")
-    sources = open_dataset(manifest["branch"]["source"])
-    stores = open_dataset(args.store)
+    sources = dataset_stores(manifest["branch"]["source"])
+    stores = dataset_stores(args.store)
     images = defaultdict(list)  # (source shard, episode) -> [(score of a grasp from the branch step's image, success)]
     for store, sel in zip(stores, select(stores, holdout=args.holdout, split_seed=args.split_seed, part="holdout")):
         for k in map(int, np.flatnonzero(sel.chosen)):

@@ -350,13 +350,13 @@ def view_cmd(
     ] = Path("."),
 ) -> None:
     """Write one stored episode as an MP4 and a contact-sheet PNG, and print its values."""
-    from robolearn.data.info import open_dataset
+    from robolearn.data.info import dataset_stores
     from robolearn.evaluation.media import contact_sheet, write_mp4, write_png
 
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} is a file; give a folder")
     k = episode
-    for s in open_dataset(store):
+    for s in dataset_stores(store):
         if 0 <= k < s.n_episodes:
             ep = s.episode(k)
             break

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from benchdoc import publish  # noqa: E402
 
 from robolearn.data.grasp import select  # noqa: E402
-from robolearn.data.info import open_dataset  # noqa: E402
+from robolearn.data.info import dataset_stores  # noqa: E402
 from robolearn.data.stream import StreamingLoader  # noqa: E402
 from robolearn.data.synthetic import write_blob_store  # noqa: E402
 from robolearn.models import GraspCNN, GraspCNNConfig  # noqa: E402
@@ -115,7 +115,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    stores = open_dataset(args.store)
+    stores = dataset_stores(args.store)
     size = stores[0].frame_features["rgb"].shape[0]
     frames = sum(s.n_frames for s in stores)
     sel = select(stores, holdout=0, split_seed=0, part="all")

@@ -156,13 +156,13 @@ def test_store_whose_creation_was_cut_short_is_recognised(tmp_path):
 def test_a_shard_being_created_is_passed_over_by_readers(tmp_path):
     # a collector makes the shard's folder before its zarr.json: `robolearn info` or training on a dataset
     # still being collected must read the complete shards, not fail on that one
-    from robolearn.data.info import open_dataset
+    from robolearn.data.info import dataset_stores
 
     (tmp_path / "ds").mkdir()
     store = EpisodeStore.create(tmp_path / "ds" / "shard-000.zarr", frame_features=FRAMES, episode_features=VALUES)
     store.add_episode(*make_episode(0))
     (tmp_path / "ds" / "shard-001.zarr").mkdir()
-    assert [s.n_episodes for s in open_dataset(tmp_path / "ds")] == [1]
+    assert [s.n_episodes for s in dataset_stores(tmp_path / "ds")] == [1]
 
 
 def test_store_on_object_storage_round_trips_and_appends(s3_options):
@@ -176,3 +176,35 @@ def test_store_on_object_storage_round_trips_and_appends(s3_options):
     assert reader.n_episodes == 4
     for k in range(4):
         assert_episode(reader, k)
+
+
+def test_open_dataset_reads_every_shard_as_one_dataset_and_frames_as_a_torch_dataset(tmp_path):
+    import torch
+
+    from robolearn.data import open_dataset
+
+    (tmp_path / "ds").mkdir()
+    for k, n in enumerate((3, 2)):  # a dataset of two shards: episodes 0-2, then 3-4
+        store = EpisodeStore.create(tmp_path / "ds" / f"shard-{k:03d}.zarr",
+                                    frame_features={"x": Feature((2,), "float32")},
+                                    episode_features={"success": Feature((), "bool")}, chunk_bytes=16)  # fmt: skip
+        for e in range(n):
+            t = 2 + e
+            store.add_episode({"x": np.full((t, 2), 10 * k + e, np.float32)}, {"success": e % 2 == 0})
+    ds = open_dataset(tmp_path / "ds")
+    assert len(ds) == 5 and ds.n_frames == 2 + 3 + 4 + 2 + 3 and list(ds.frame_features) == ["x"]
+    assert ds[3]["x"][0, 0] == 10 and ds[-1]["x"].shape == (3, 2) and bool(ds[2]["success"])
+    assert [float(e["x"][0, 0]) for e in ds] == [0, 1, 2, 10, 11]
+    frames = ds.frames(values=("success",))
+    assert len(frames) == 14
+    batches = list(torch.utils.data.DataLoader(frames, batch_size=4))
+    x = torch.cat([b["x"][:, 0] for b in batches]).tolist()
+    assert x == [0] * 2 + [1] * 3 + [2] * 4 + [10] * 2 + [11] * 3
+    success = [True] * 2 + [False] * 3 + [True] * 4 + [True] * 2 + [False] * 3
+    assert torch.cat([b["success"] for b in batches]).tolist() == success
+    with pytest.raises(StoreError, match="no frame key 'rgb'"):
+        ds.frames(keys=("rgb",))
+    with pytest.raises(IndexError, match="has 5 episodes"):
+        ds[5]
+    with pytest.raises(StoreError, match="a dataset of shard stores, not one store"):
+        EpisodeStore.open(tmp_path / "ds")

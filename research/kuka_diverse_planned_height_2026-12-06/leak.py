@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from robolearn.data.info import campaign_manifest, open_dataset  # noqa: E402
+from robolearn.data.info import campaign_manifest, dataset_stores  # noqa: E402
 from robolearn.envs.grasp import actions_left, planned_drop  # noqa: E402
 from robolearn.models.checkpoint import load_model  # noqa: E402
 from robolearn.train.grasp import dataset_task  # noqa: E402
@@ -29,7 +29,7 @@ model.eval()
 for path in sys.argv[2:]:
     task = dataset_task({path: campaign_manifest(path)})
     steps, success, moves, scores = [], [], [], []  # scores: (label, recorded, planned height) per late episode
-    for store in open_dataset(path):
+    for store in dataset_stores(path):
         n = np.diff(store.episode_ends, prepend=0)
         steps.append(n)
         success.append(store.values("success"))

@@ -49,7 +49,7 @@ def open_shards(paths: list[str]) -> list[EpisodeStore]:
     return stores
 
 
-def open_dataset(url: str | Path) -> list[EpisodeStore]:
+def dataset_stores(url: str | Path) -> list[EpisodeStore]:
     """The stores of a dataset directory (its complete shards), or the one store at `url`."""
     fs, path = location(url)
     if not fs.exists(path):
@@ -76,7 +76,7 @@ def _disk_bytes(url: str) -> int:
 
 def summarize(path: str | Path) -> dict[str, Any]:
     """Episodes, frames, success rate, shards, bytes on disk and the frame data's compression ratio."""
-    stores = open_dataset(path)
+    stores = dataset_stores(path)
     episodes = frames = 0
     successes = 0.0
     raw = disk = total = 0
@@ -105,7 +105,7 @@ def check(path: str | Path) -> list[str]:
     """Read every committed episode of every shard; one line for each episode that cannot be read or
     holds a NaN or infinite float."""
     problems = []
-    for store in open_dataset(path):
+    for store in dataset_stores(path):
         for k in range(store.n_episodes):
             try:
                 episode = store.episode(k)

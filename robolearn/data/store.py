@@ -105,6 +105,9 @@ class EpisodeStore:
         try:
             group = zarr.open_group(source, mode="r" if mode == "r" else "r+", storage_options=storage_options)
         except zarr.errors.GroupNotFoundError:  # the folder is there, its zarr.json not (yet): a shard being created
+            if "://" not in source and any(Path(source).glob("shard-*.zarr")):
+                raise StoreError(f"{source}: a dataset of shard stores, not one store; read it with "
+                                 "robolearn.data.open_dataset") from None  # fmt: skip
             raise IncompleteStoreError(f"{source}: not a zarr store, or one being created (no zarr.json)") from None
         except FileNotFoundError as exc:
             raise StoreError(f"{source}: not a zarr store ({type(exc).__name__})") from None

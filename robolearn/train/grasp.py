@@ -23,7 +23,7 @@ from pydantic import Field
 from robolearn.config import ConfigError, validate
 from robolearn.data.augment import color_jitter, random_shift
 from robolearn.data.grasp import check_store, planned_commands, select
-from robolearn.data.info import campaign_manifest, open_dataset
+from robolearn.data.info import campaign_manifest, dataset_stores
 from robolearn.data.store import EpisodeStore
 from robolearn.data.stream import StreamingLoader, iterate_all
 from robolearn.envs.grasp import mirror, mirror_plane
@@ -182,8 +182,8 @@ def grasp_data(cfg: TrainConfig, source: str, acc) -> dict[str, Any]:
     reads (validation scores grasps alone: no segmentation masks)."""
     if not cfg.data.stores:
         raise ConfigError(f"{source}: no training data: set data.stores or pass --store")
-    stores = [s for d in cfg.data.stores for s in open_dataset(d)]
-    val_stores = [s for d in cfg.data.val_stores for s in open_dataset(d)]
+    stores = [s for d in cfg.data.stores for s in dataset_stores(d)]
+    val_stores = [s for d in cfg.data.val_stores for s in dataset_stores(d)]
     check_store(stores[0])  # its image size is the model's default
     manifests = {d: campaign_manifest(d) for d in [*cfg.data.stores, *cfg.data.val_stores]}
     mcfg = model_config(cfg, stores[0].frame_features["rgb"].shape[0], source, manifests, stores)

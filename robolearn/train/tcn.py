@@ -26,7 +26,7 @@ from pydantic import Field
 
 from robolearn.config import ConfigError, validate
 from robolearn.data.augment import color_jitter
-from robolearn.data.info import open_dataset
+from robolearn.data.info import dataset_stores
 from robolearn.data.store import EpisodeStore, StoreError
 from robolearn.data.stream import held_out
 from robolearn.data.tcn import multiview_windows, single_view_triplets, view_pairs
@@ -141,8 +141,8 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
     # -- data: the chosen episodes, in memory ---------------------------------------------------------------
     if not cfg.data.stores:
         raise ConfigError(f"{source}: no training data: set data.stores or pass --store")
-    stores = [s for d in cfg.data.stores for s in open_dataset(d)]
-    val_stores = [s for d in cfg.data.val_stores for s in open_dataset(d)]
+    stores = [s for d in cfg.data.stores for s in dataset_stores(d)]
+    val_stores = [s for d in cfg.data.val_stores for s in dataset_stores(d)]
     n_views, size, allowed = check_stores(cfg, [*stores, *val_stores], source)
     frame_bytes = int(np.prod(stores[0].frame_features["rgb"].shape))
     total = sum(s.n_frames for s in [*stores, *val_stores]) * frame_bytes
