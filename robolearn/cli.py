@@ -10,9 +10,8 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from robolearn.config import ConfigError
+from robolearn.config import CheckpointError, ConfigError
 from robolearn.data.store import StoreError
-from robolearn.models.checkpoint import CheckpointError
 
 app = typer.Typer(
     add_completion=False,

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["Config", "ConfigError", "deep_merge", "load_toml", "validate"]
+__all__ = ["CheckpointError", "Config", "ConfigError", "deep_merge", "load_toml", "read_toml", "validate"]
 
 
 class Config(BaseModel):
@@ -25,6 +25,11 @@ class Config(BaseModel):
 
 class ConfigError(ValueError):
     """A configuration problem, described in one line fit to show a user."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used as asked, described in one line (robolearn.models.checkpoint raises it;
+    defined here so that the CLI can catch it without importing torch)."""
 
 
 C = TypeVar("C", bound=Config)
@@ -50,16 +55,20 @@ def validate(model: type[C], data: dict[str, Any], *, source: str = "config") ->
         raise ConfigError(f"{source}: {_describe(errors[0])}{more}") from None
 
 
-def load_toml(path: str | Path, model: type[C], *, overrides: dict[str, Any] | None = None) -> C:
-    """Read a TOML file, apply `overrides` (a nested dict) and validate it against `model`."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The contents of a TOML file; ConfigError where it is missing or not TOML."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return validate(model, deep_merge(data, overrides or {}), source=str(path))
+
+
+def load_toml(path: str | Path, model: type[C], *, overrides: dict[str, Any] | None = None) -> C:
+    """Read a TOML file, apply `overrides` (a nested dict) and validate it against `model`."""
+    return validate(model, deep_merge(read_toml(path), overrides or {}), source=str(path))
 
 
 def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

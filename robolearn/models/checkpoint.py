@@ -24,10 +24,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 import robolearn
+from robolearn.config import CheckpointError
 
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used as asked, described in one line."""
+__all__ = ["CheckpointError", "latest", "load_model", "load_optimizer", "load_weights", "read_config", "save",
+           "step_dir"]  # fmt: skip
 
 
 def step_dir(root: Path, step: int) -> Path:

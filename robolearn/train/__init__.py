@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import tomllib
 from pathlib import Path
 
-from robolearn.config import ConfigError
+from robolearn.config import ConfigError, read_toml
 
 # The loops by the `kind` a training TOML names (none: grasp_cnn): module, config class.
 LOOPS = {"grasp_cnn": ("robolearn.train.grasp", "TrainConfig"), "tcn": ("robolearn.train.tcn", "TCNTrainConfig")}
@@ -14,13 +13,7 @@ LOOPS = {"grasp_cnn": ("robolearn.train.grasp", "TrainConfig"), "tcn": ("robolea
 
 def training_loop(path: str | Path):
     """(kind, config class, train function) of the training TOML at `path`, by its `kind` key."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file")
-    try:
-        kind = tomllib.loads(path.read_text()).get("kind", "grasp_cnn")
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    kind = read_toml(path).get("kind", "grasp_cnn")
     if kind not in LOOPS:
         raise ConfigError(f"{path}: key 'kind': got {kind!r}, allowed: {', '.join(LOOPS)}")
     module, name = LOOPS[kind]

@@ -27,7 +27,7 @@ from robolearn.data.info import campaign_manifest, dataset_stores
 from robolearn.data.store import EpisodeStore
 from robolearn.data.stream import StreamingLoader, iterate_all
 from robolearn.envs.grasp import mirror, mirror_plane
-from robolearn.models import GraspCNN, GraspCNNConfig, checkpoint
+from robolearn.models import GraspCNN, GraspCNNConfig
 from robolearn.models.checkpoint import step_dir
 from robolearn.sim.objects import TEST_IDS
 from robolearn.train.metrics import binary_report
@@ -257,12 +257,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     # -- model, optimizer, resume ---------------------------------------------------------------
     set_seed(cfg.seed)
     model = GraspCNN(mcfg)
-    if cfg.init_from and not (resume and prior is not None):
+    if cfg.init_from and prior is None:  # a resumed run starts from its own checkpoint
         warm_start(model, cfg.init_from, model_name="GraspCNN", config=mcfg)
     opt = adamw(model, cfg.optim)
     run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "loader_streams": loader.streams,
                 "in_memory": in_memory, "renderers": data["renderers"]}  # fmt: skip
-    start = resume_from(prior if resume else None, model, opt, model_name="GraspCNN", train_cls=TrainConfig,
+    start = resume_from(prior, model, opt, model_name="GraspCNN", train_cls=TrainConfig,
                         run_meta=run_meta, train_keys=RESUME_KEYS,
                         meta_keys=("processes", "loader_streams", "in_memory"))  # fmt: skip
     model, opt = acc.prepare(model, opt)
@@ -274,9 +274,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     def validate_now(step: int) -> dict[str, Any]:
         report = evaluate(raw, val_sel, acc.device, extra=data["val_extra"])
         if acc.is_main_process:  # early stopping by validation AUC: out/best is the best model so far
-            best.offer(report, lambda: checkpoint.save(best.path, model=raw, model_name="GraspCNN",
-                                                       model_config=mcfg.model_dump(), step=step,
-                                                       extra={**run_meta, "val": report}))  # fmt: skip
+            best.offer(report, model=raw, model_name="GraspCNN", config=mcfg.model_dump(), step=step, extra=run_meta)
         log.scalars(step, "val", {k: report.get(k) for k in ("loss", "accuracy", "auc", "ece")})
         log.metrics(step, report)
         return report

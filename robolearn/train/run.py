@@ -179,14 +179,17 @@ class Best:
         done = resume and (path / "config.json").is_file()
         self.value = checkpoint.read_config(path)["val"][metric] if done else None
 
-    def offer(self, report: dict[str, Any], save) -> bool:
-        """Call `save()` (which writes the checkpoint at `path`) when `report` beats the best; whether it did. The
-        main process alone calls it (a save that waits for the other processes would wait forever)."""
+    def offer(self, report: dict[str, Any], *, model: torch.nn.Module, model_name: str, config: dict[str, Any],
+              step: int, extra: dict[str, Any]) -> bool:  # fmt: skip
+        """Write `model` as the best checkpoint (its config.json holding `extra` and the report as "val") when
+        `report` beats the best so far; whether it did. The main process alone calls it (a save that waited for
+        the other processes would wait forever)."""
         value = report.get(self.metric)
         if value is None or (self.value is not None and (value <= self.value if self.higher else value >= self.value)):
             return False
         self.value = value
-        save()
+        checkpoint.save(self.path, model=model, model_name=model_name, model_config=config, step=step,
+                        extra={**extra, "val": report})  # fmt: skip
         return True
 
 

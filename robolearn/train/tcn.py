@@ -30,7 +30,6 @@ from robolearn.data.info import dataset_stores
 from robolearn.data.store import EpisodeStore, StoreError
 from robolearn.data.stream import held_out
 from robolearn.data.tcn import multiview_windows, single_view_triplets, view_pairs
-from robolearn.models import checkpoint
 from robolearn.models.checkpoint import step_dir
 from robolearn.models.tcn import TCN, TCNConfig, npairs_loss, triplet_loss, triplet_semihard_loss
 from robolearn.train import run
@@ -104,30 +103,28 @@ def check_stores(cfg: TCNTrainConfig, stores: list[EpisodeStore], source: str) -
     if cfg.loss != "single_view" and len(set(allowed)) < 2:
         raise ConfigError(f"{source}: data.views {allowed} leaves {len(set(allowed))} view(s) for training; the "
                           f"{cfg.loss} loss needs two views of each moment (hold out fewer, or loss = \"single_view\")")  # fmt: skip
-    if cfg.loss == "single_view" and cfg.positive_radius >= cfg.negative_radius:
-        raise ConfigError(f"{source}: positive_radius ({cfg.positive_radius}) must be below negative_radius "
-                          f"({cfg.negative_radius})")  # fmt: skip
     return views, h, allowed
 
 
 @torch.no_grad()
-def alignment(model: TCN, episodes: Episodes, device, views: list[int], batch: int = 256) -> float | None:
-    """Mean over `episodes` and ordered pairs of `views` of |t - t_nn| / T, t_nn the nearest frame of the other
-    view's video in embedding space (0: perfectly aligned; about 1/3 for embeddings that know no time)."""
-    if len(episodes) == 0 or len(views) < 2:
-        return None
+def alignment(model: TCN, episodes: Episodes, device, view_sets: list[list[int]], batch: int = 256
+              ) -> list[float | None]:  # fmt: skip
+    """For each set of views, the mean over `episodes` and ordered pairs of its views of |t - t_nn| / T, t_nn the
+    nearest frame of the other view's video in embedding space (0: perfectly aligned; about 1/3 for embeddings that
+    know no time); None for a set of fewer than two views. Each episode's views are embedded once."""
+    errors: list[list[float]] = [[] for _ in view_sets]
     was = model.training
     model.eval()
-    errors = []
     for k in range(len(episodes)):
-        rgb = torch.from_numpy(episodes.episode(k)[:, views])  # (T, V', H, W, 3)
+        rgb = torch.from_numpy(episodes.episode(k))  # (T, V, H, W, 3)
         e = torch.cat([model({"rgb": rgb[i : i + batch].to(device)})[0] for i in range(0, len(rgb), batch)]).float()
         t = torch.arange(len(rgb), device=e.device)
-        for i, j in itertools.permutations(range(len(views)), 2):
-            nearest = torch.cdist(e[:, i], e[:, j]).argmin(dim=1)
-            errors.append(float((nearest - t).abs().float().mean()) / len(rgb))
+        for views, out in zip(view_sets, errors):
+            for i, j in itertools.permutations(views, 2):
+                nearest = torch.cdist(e[:, i], e[:, j]).argmin(dim=1)
+                out.append(float((nearest - t).abs().float().mean()) / len(rgb))
     model.train(was)
-    return float(np.mean(errors))
+    return [float(np.mean(out)) if out else None for out in errors]
 
 
 def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", progress: bool = True
@@ -177,21 +174,18 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
     run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "views": n_views,
                 "held_out_views": held_views}  # fmt: skip
     start = run.resume_from(prior, model, opt, model_name="TCN", train_cls=TCNTrainConfig, run_meta=run_meta,
-                        train_keys=RESUME_KEYS, meta_keys=("processes",))  # fmt: skip
+                            train_keys=RESUME_KEYS, meta_keys=("processes",))  # fmt: skip
     model, opt = acc.prepare(model, opt)
     raw = acc.unwrap_model(model)
     log = run.Log(out, config=cfg.model_dump(), start=start, steps=cfg.steps, main=acc.is_main_process,
-              progress=progress, desc="train tcn")  # fmt: skip
+                  progress=progress, desc="train tcn")  # fmt: skip
     best = run.Best(out / "best", "alignment_error", resume=resume, higher=False)
 
     def validate_now(step: int) -> dict[str, Any]:
-        report = {"alignment_error": alignment(raw, val_eps, acc.device, allowed),
-                  "alignment_error_held_out_views": alignment(raw, val_eps, acc.device, held_views)
-                  if len(held_views) >= 2 else None, "episodes": len(val_eps)}  # fmt: skip
+        seen, unseen = alignment(raw, val_eps, acc.device, [allowed, held_views])
+        report = {"alignment_error": seen, "alignment_error_held_out_views": unseen, "episodes": len(val_eps)}
         if acc.is_main_process:
-            best.offer(report, lambda: checkpoint.save(best.path, model=raw, model_name="TCN",
-                                                       model_config=mcfg.model_dump(), step=step,
-                                                       extra={**run_meta, "val": report}))  # fmt: skip
+            best.offer(report, model=raw, model_name="TCN", config=mcfg.model_dump(), step=step, extra=run_meta)
         log.scalars(step, "val", {k: v for k, v in report.items() if k != "episodes"})
         log.metrics(step, report)
         return report

@@ -35,7 +35,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -46,7 +46,9 @@ from robolearn.envs import load_env_config
 from robolearn.evaluation.compare import eval_report, evaluate_policies, write_eval_folder
 from robolearn.evaluation.rollout import rollout_parallel, wilson_interval
 from robolearn.policies.registry import PolicyConfig
-from robolearn.train.grasp import TrainConfig, train
+
+if TYPE_CHECKING:  # training imports torch: loaded where the recipe trains, not when the CLI reads this module
+    from robolearn.train.grasp import TrainConfig
 
 ROOT = Path(robolearn.__file__).resolve().parents[1]  # the repository: its policies/ folder holds the recipes
 # The grasp CNN's training TOML. recipe: the KukaDiverse-v0 figures' (spatial readout, aux mask loss, mirror world,
@@ -144,6 +146,8 @@ class Clock:
 
 def recipe(cfg: ReproduceConfig) -> TrainConfig:
     """The training TOML, its steps scaled; planned commands only where the env has the height hack."""
+    from robolearn.train.grasp import TrainConfig
+
     path = MODELS.get(cfg.model, Path(cfg.model))
     if not path.is_file():
         raise ConfigError(f"model '{cfg.model}': neither {', '.join(MODELS)} nor a training TOML file")
@@ -193,6 +197,8 @@ def trained(cfg: TrainConfig) -> str | None:
 
 
 def fit(cfg: TrainConfig) -> str:
+    from robolearn.train.grasp import train
+
     if not trained(cfg):
         summary = train(cfg, resume=True)
         print(f"{Path(cfg.out).name}: grasp CNN {cfg.steps} steps, best validation AUC {summary['best_val_auc']} "
@@ -202,6 +208,8 @@ def fit(cfg: TrainConfig) -> str:
 
 def _fit_alone(cfg_json: str) -> None:
     import torch
+
+    from robolearn.train.grasp import TrainConfig, train
 
     os.environ["OMP_NUM_THREADS"] = "1"  # for the run's loader processes, started from here
     torch.set_num_threads(1)
@@ -276,11 +284,14 @@ def point(cfg: ReproduceConfig, r: int, attempts: int, checkpoints: list[str], d
     return p
 
 
-def compare(cfg: ReproduceConfig, checkpoints: list[str]) -> dict[str, Any]:
-    """One evaluation of random, open loop, the last round's CEM servo and the oracle on the same held-out scenes,
-    in this process; its report (also in <out>/eval)."""
-    configs = {"random": PolicyConfig(name="random"), "open_loop": servo(cfg, checkpoints, "open_loop"),
-               "cem": servo(cfg, checkpoints), "oracle": PolicyConfig(name="oracle")}  # fmt: skip
+def comparison(cfg: ReproduceConfig, checkpoints: list[str]) -> dict[str, PolicyConfig]:
+    """The policies of the final comparison: random, open loop, the last round's CEM servo and the oracle."""
+    return {"random": PolicyConfig(name="random"), "open_loop": servo(cfg, checkpoints, "open_loop"),
+            "cem": servo(cfg, checkpoints), "oracle": PolicyConfig(name="oracle")}  # fmt: skip
+
+
+def compare(cfg: ReproduceConfig, configs: dict[str, PolicyConfig]) -> dict[str, Any]:
+    """One evaluation of `configs` on the same held-out scenes, in this process; its report (also in <out>/eval)."""
     seeds = range(EVAL_SEED, EVAL_SEED + cfg.eval_episodes)
     results, reports = evaluate_policies(cfg.env, configs, seeds, objects="test", workers=cfg.workers,
                                          record={name: 2 for name in configs})  # fmt: skip
@@ -321,14 +332,15 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
     plot_curve(curve, out / "learning_curve.png", f"{cfg.env}: self-improving collection")
 
     summary_path = out / "summary.json"
-    comparison = {name: servo(cfg, checkpoints, name).model_dump(mode="json") for name in ("open_loop", "cem")}
-    comparison["eval_episodes"] = cfg.eval_episodes
+    configs = comparison(cfg, checkpoints)
+    measured = {name: configs[name].model_dump(mode="json") for name in ("open_loop", "cem")}
+    measured["eval_episodes"] = cfg.eval_episodes
     earlier = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    if earlier.get("comparison") == comparison:  # a rerun of a finished run does not evaluate again
+    if earlier.get("comparison") == measured:  # a rerun of a finished run does not evaluate again
         final = earlier["final_eval"]
     else:
         with clock.part("evaluate the comparison"):
-            final = compare(cfg, checkpoints)
+            final = compare(cfg, configs)
     timing = clock.close()
     by_kind = {}  # collect / train / evaluate
     for part, seconds in timing["parts_s"].items():
@@ -336,7 +348,7 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
     summary = {"env": cfg.env, "model": cfg.model, "scale": cfg.scale, "rounds": cfg.rounds, "grasp_attempts": attempts,
                "ensemble": len(checkpoints), "samples": cfg.samples, "elites": cfg.elites, "learning_curve": curve,
                "final_eval": final, "minutes": timing["total_s"] / 60, "minutes_by_kind": by_kind,
-               "invocations": timing["invocations"], "comparison": comparison}  # fmt: skip
+               "invocations": timing["invocations"], "comparison": measured}  # fmt: skip
     summary_path.write_text(json.dumps(summary, indent=2))
     over = f" over {timing['invocations']} invocations" if timing["invocations"] > 1 else ""
     parts = ", ".join(f"{kind} {m:.1f}" for kind, m in by_kind.items()) + " min"
