@@ -50,9 +50,9 @@ EnvArg = Annotated[str, typer.Option("--env", "-e", help="registered env id or e
 @app.command("envs")
 def envs_cmd() -> None:
     """List the registered env ids and the preset each is built from."""
-    from robolearn.envs import ENV_IDS
+    from robolearn.envs import ENV_IDS, MOTION_ENV_IDS
 
-    for env_id, preset in ENV_IDS.items():
+    for env_id, preset in {**ENV_IDS, **MOTION_ENV_IDS}.items():
         typer.echo(f"{env_id:28s} preset '{preset}'")
 
 
@@ -348,8 +348,9 @@ def view_cmd(
         Path, typer.Option("--out", "-o", help="folder for episode_<k>.mp4 and episode_<k>.png (made if missing)")
     ] = Path("."),
 ) -> None:
-    """Write one stored episode as an MP4 and a contact-sheet PNG, and print its values."""
-    from robolearn.data.info import dataset_stores
+    """Write one stored episode as an MP4 and a contact-sheet PNG (several views side by side), and print its
+    values."""
+    from robolearn.data.info import campaign_manifest, dataset_stores
     from robolearn.evaluation.media import contact_sheet, write_mp4, write_png
 
     if out.exists() and not out.is_dir():
@@ -363,7 +364,8 @@ def view_cmd(
     else:
         raise UsageError(f"--episode: got {episode}, the dataset has episodes 0-{episode - k - 1}")
     out.mkdir(parents=True, exist_ok=True)
-    write_mp4(out / f"episode_{episode}.mp4", list(ep["rgb"]))
+    fps = ((campaign_manifest(store) or {}).get("env_config") or {}).get("fps", 4.0)  # a motion's frame rate; grasps: 4
+    write_mp4(out / f"episode_{episode}.mp4", list(ep["rgb"]), fps=fps)
     write_png(out / f"episode_{episode}.png", contact_sheet(list(ep["rgb"])), min_size=1)
     values = {key: np.asarray(v).tolist() for key, v in ep.items() if np.ndim(v) <= 1 and key not in s.frame_features}
     typer.echo(json.dumps({"episode": episode, "shard": s.source, "frames": len(ep["rgb"]), **values}))

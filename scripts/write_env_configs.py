@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from robolearn.envs.config import make_config
+from robolearn.envs.motion import make_motion_config
 
 HEADERS = {
     "kuka": "robolearn/GraspKuka-v0: KUKA iiwa grasping procedural objects from a tray, 64x64 RGB, 8 steps.\n"
@@ -16,6 +17,10 @@ HEADERS = {
     "The end effector is the point between the fingertips, so its heights differ from the KUKA's wrist.",
     "kuka_diverse": "robolearn/KukaDiverse-v0: the task of pybullet_envs' KukaDiverseObjectEnv (48x48 RGB, 8 steps,\n"
     "dv 0.06, height hack, 5 objects, success when an object's base ends above 0.2 m), to compare with published results.",
+    "motion_kuka": "robolearn/MotionKuka-v0: the KUKA moving through grasps, reaches and pushes, 8 frames a second,\n"
+    "seen by 4 cameras (64x64 RGB each) drawn around the workspace per episode, swaying like hand-held ones.",
+    "motion_panda": "robolearn/MotionPanda-v0: the Panda playing the same motions as MotionKuka-v0 (the same path of the\n"
+    "grasp point for the same seed), seen by the same rig of 4 cameras.",
 }
 FOOTER = (
     "Copy and edit; `robolearn eval --env THIS_FILE` validates it on load (unknown keys are errors).\n"
@@ -45,7 +50,8 @@ def to_toml(data: dict, header: str) -> str:
 def main() -> None:
     root = Path(__file__).resolve().parents[1] / "envs"
     for preset, header in HEADERS.items():
-        data = make_config(preset).model_dump(mode="json", exclude_none=True)
+        build = make_motion_config if preset.startswith("motion_") else make_config
+        data = build(preset).model_dump(mode="json", exclude_none=True)
         (root / f"{preset}.toml").write_text(to_toml(data, header))
         print(f"wrote {root / f'{preset}.toml'}")
 

@@ -3,8 +3,9 @@ from pathlib import Path
 import pytest
 
 from robolearn.config import ConfigError
-from robolearn.envs import ENV_IDS, load_env_config
+from robolearn.envs import ENV_IDS, MOTION_ENV_IDS, load_env_config
 from robolearn.envs.config import EnvConfig, make_config
+from robolearn.envs.motion import make_motion_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -12,6 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("preset", sorted(set(ENV_IDS.values())))
 def test_each_env_toml_equals_the_preset_of_its_id(preset):
     assert load_env_config(ROOT / "envs" / f"{preset}.toml") == make_config(preset)
+
+
+@pytest.mark.parametrize("preset", sorted(MOTION_ENV_IDS.values()))
+def test_each_motion_env_toml_equals_its_preset(preset):
+    assert load_env_config(ROOT / "envs" / f"{preset}.toml") == make_motion_config(preset)
 
 
 def test_kuka_diverse_preset_matches_kuka_diverse_object_env():

@@ -150,11 +150,10 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
 
 def _worker(cfg_json: str, env_config: dict, shard: str, indices: list[int], queue) -> None:
     from robolearn.collection.record import record_episode
-    from robolearn.envs.config import EnvConfig
-    from robolearn.envs.grasp_env import GraspEnv
+    from robolearn.envs import build_env
 
     cfg = CampaignConfig.model_validate_json(cfg_json)
-    env = GraspEnv(EnvConfig.model_validate(env_config))
+    env = build_env(env_config)
     policy = make_policy(cfg.policy, env)
     if "torch" in sys.modules:  # a model scores actions: one thread per worker process, as in evaluation;
         import torch  # torch's default (a thread per core) in each worker halved the servo's collection speed

@@ -1,4 +1,4 @@
-"""Recording one episode as store frames and values, with Levine's motor-command labels.
+"""Recording one episode as store frames and values: a grasp with Levine's motor-command labels, or a motion.
 
 Frame t holds the observation the policy acted on, its action, and the motor command
 v_t = p_T - p_t: the move from the gripper pose at t to the pose p_T where the episode grasped,
@@ -14,13 +14,16 @@ import numpy as np
 
 from robolearn.envs.grasp import motor_commands
 from robolearn.envs.grasp_env import GraspEnv
+from robolearn.envs.motion_env import MotionEnv
 from robolearn.policies.base import Policy, start_episode
 
 
-def record_episode(env: GraspEnv, policy: Policy, seed: int, policy_seed: int | None = None
+def record_episode(env: GraspEnv | MotionEnv, policy: Policy, seed: int, policy_seed: int | None = None
                    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:  # fmt: skip
     """Run one episode of `policy` from env `seed` (the policy's randomness from `policy_seed`, by
     default the same); its frames and values for `EpisodeStore.add_episode`."""
+    if isinstance(env, MotionEnv):
+        return record_motion(env, policy, seed, policy_seed)
     obs, info = start_episode(env, policy, seed, policy_seed)
     arm = env.world.arm
     keep = [k for k in ("rgb", "depth", "segmentation") if k in obs]
@@ -47,3 +50,21 @@ def record_episode(env: GraspEnv, policy: Policy, seed: int, policy_seed: int | 
         "object_ids": np.asarray(info["object_ids"], dtype=np.int32),
     }
     return out, values
+
+
+def record_motion(env: MotionEnv, policy: Policy, seed: int, policy_seed: int | None = None
+                  ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:  # fmt: skip
+    """One motion episode: every observation with the labels of its moment and the action taken from it (the last
+    frame's action is zeros: the episode ends there)."""
+    obs, info = start_episode(env, policy, seed, policy_seed)
+    frames: dict[str, list] = {k: [] for k in env.task.features().frames}
+    done = False
+    while True:
+        action = np.zeros(5, np.float32) if done else np.asarray(policy.act(obs), dtype=np.float32)
+        for k, v in {**obs, **info["labels"], "action": action}.items():
+            frames[k].append(v)
+        if done:
+            break
+        obs, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
+    return {k: np.stack(v) for k, v in frames.items()}, {**env.values(), "seed": int(seed)}

@@ -17,26 +17,55 @@ ENV_IDS: dict[str, str] = {
     "robolearn/KukaDiverse-v0": "kuka_diverse",
 }
 
+# Multi-view motion of an arm (robolearn.envs.motion_env): the video that time-contrastive networks learn from.
+MOTION_ENV_IDS: dict[str, str] = {
+    "robolearn/MotionKuka-v0": "motion_kuka",
+    "robolearn/MotionPanda-v0": "motion_panda",
+}
+
 for _env_id, _preset in ENV_IDS.items():
     if _env_id not in registry:
         register(id=_env_id, entry_point="robolearn.envs.grasp_env:GraspEnv", kwargs={"preset": _preset})
+for _env_id, _preset in MOTION_ENV_IDS.items():
+    if _env_id not in registry:
+        register(id=_env_id, entry_point="robolearn.envs.motion_env:MotionEnv", kwargs={"preset": _preset})
 
 
-def load_env_config(spec: str | Path, **overrides: Any):  # -> EnvConfig
-    """An EnvConfig from a registered id (its preset) or a TOML file (see the repository's envs/ folder)."""
-    from robolearn.config import ConfigError, load_toml
+def load_env_config(spec: str | Path, **overrides: Any):  # -> EnvConfig | MotionConfig
+    """An env's config from a registered id (its preset) or a TOML file (see the repository's envs/ folder): a
+    MotionConfig where the TOML says `kind = "motion"`, else an EnvConfig (grasping)."""
+    from robolearn.config import ConfigError, deep_merge, read_toml, validate
     from robolearn.envs.config import EnvConfig, make_config
+    from robolearn.envs.motion import MotionConfig, make_motion_config
 
     if str(spec) in ENV_IDS:
         return make_config(ENV_IDS[str(spec)], **overrides)
+    if str(spec) in MOTION_ENV_IDS:
+        return make_motion_config(MOTION_ENV_IDS[str(spec)], **overrides)
     path = Path(spec)
     if path.suffix != ".toml" and not path.exists():
-        raise ConfigError(f"env '{spec}': neither a registered id ({', '.join(ENV_IDS)}) nor a TOML file")
-    return load_toml(path, EnvConfig, overrides=overrides)
+        ids = ", ".join([*ENV_IDS, *MOTION_ENV_IDS])
+        raise ConfigError(f"env '{spec}': neither a registered id ({ids}) nor a TOML file")
+    data = deep_merge(read_toml(path), overrides)
+    return validate(MotionConfig if data.get("kind") == "motion" else EnvConfig, data, source=str(path))
 
 
-def make_env(spec: str | Path, *, render_mode: str | None = None, **overrides: Any):  # -> GraspEnv
-    """A GraspEnv from a registered id or an env TOML file."""
+def build_env(config: Any, *, render_mode: str | None = None):  # -> GraspEnv | MotionEnv
+    """The env of a config (an EnvConfig or MotionConfig, or either's dict as a campaign.json keeps it)."""
+    from robolearn.envs.config import EnvConfig
+    from robolearn.envs.motion import MotionConfig
+
+    if isinstance(config, dict):
+        config = (MotionConfig if config.get("kind") == "motion" else EnvConfig).model_validate(config)
+    if isinstance(config, MotionConfig):
+        from robolearn.envs.motion_env import MotionEnv
+
+        return MotionEnv(config, render_mode=render_mode)
     from robolearn.envs.grasp_env import GraspEnv
 
-    return GraspEnv(load_env_config(spec, **overrides), render_mode=render_mode)
+    return GraspEnv(config, render_mode=render_mode)
+
+
+def make_env(spec: str | Path, *, render_mode: str | None = None, **overrides: Any):  # -> GraspEnv | MotionEnv
+    """The env of a registered id or an env TOML file."""
+    return build_env(load_env_config(spec, **overrides), render_mode=render_mode)

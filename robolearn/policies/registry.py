@@ -79,7 +79,7 @@ def _servo(cfg: PolicyConfig, env, open_loop: bool) -> Policy:
 
 
 BUILDERS: dict[str, Callable[[PolicyConfig, object], Policy]] = {
-    "random": lambda cfg, env: RandomPolicy(down_bias=cfg.down_bias),
+    "random": lambda cfg, env: RandomPolicy(action_dim=env.action_space.shape[0], down_bias=cfg.down_bias),
     "oracle": lambda cfg, env: env.task.oracle(env, rehearse=cfg.rehearse and cfg.epsilon == 0),
     "probe": lambda cfg, env: ProbePolicy(env, aim_std=cfg.aim_std, yaw_std=cfg.yaw_std),
     "cem": lambda cfg, env: _servo(cfg, env, open_loop=False),
@@ -92,7 +92,9 @@ def make_policy(cfg: PolicyConfig | str, env, **overrides) -> Policy:
     cfg = cfg if isinstance(cfg, PolicyConfig) else policy_config(cfg, **overrides)
     policy = BUILDERS[cfg.name](cfg, env)
     if cfg.epsilon > 0 and cfg.name != "random":
-        policy = EpsilonMix(policy, RandomPolicy(down_bias=cfg.down_bias), cfg.epsilon)
+        policy = EpsilonMix(
+            policy, RandomPolicy(action_dim=env.action_space.shape[0], down_bias=cfg.down_bias), cfg.epsilon
+        )
     return policy
 
 

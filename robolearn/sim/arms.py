@@ -29,6 +29,8 @@ class Arm(ABC):
     wrist_links: tuple[int, ...]  # the links that reach into the tray (free-space test)
     home_ee: tuple[float, float, float]
     finger_gap: float  # metres between the open fingers' inner faces
+    tip_offset: float  # metres from the grasp point between the fingertips up to the end-effector link (gripper down)
+    joint_speed: float  # the arm joints' speed limit (rad/s) under IK position control
 
     def __init__(self, *, client: int) -> None:
         self.client = client
@@ -70,6 +72,16 @@ class Arm(ABC):
         states = p.getJointStates(self.uid, list(range(self.num_joints)), physicsClientId=self.client)
         return all(abs(s[1]) < tol for s in states)
 
+    def tip_pose(self) -> np.ndarray:
+        """[x, y, z, qx, qy, qz, qw]: the grasp point between the fingertips and the end-effector link's
+        orientation, in the world (the same point on either arm, so one Cartesian path serves both)."""
+        pos, orn = p.getLinkState(self.uid, self.ee_link, physicsClientId=self.client)[:2]
+        rot = np.asarray(p.getMatrixFromQuaternion(orn)).reshape(3, 3)
+        return np.concatenate([np.asarray(pos) + rot @ self._tip_in_link(), orn]).astype(np.float32)
+
+    def _tip_in_link(self) -> np.ndarray:
+        return np.zeros(3)
+
     def joint_positions(self) -> np.ndarray:
         states = p.getJointStates(self.uid, list(range(self.num_joints)), physicsClientId=self.client)
         return np.asarray([s[0] for s in states], dtype=np.float32)
@@ -88,6 +100,8 @@ class KukaArm(Arm):
     wrist_links = tuple(range(5, 14))
     home_ee = (0.537, 0.0, 0.5)
     finger_gap = 0.10
+    tip_offset = 0.22  # measured: the fingertip links' centres are 0.22 m below link 6's with the gripper down
+    joint_speed = 0.35
     HOME_JOINTS = (0.006418, 0.413184, -0.011401, -1.589317, 0.005379, 1.137684, -0.006539, 0.000048,
                    -0.299912, 0.0, -0.000043, 0.299960, 0.0, -0.000200)  # fmt: skip
     LOWER = (-0.967, -2, -2.96, 0.19, -2.96, -2.09, -3.05)
@@ -96,6 +110,9 @@ class KukaArm(Arm):
     REST = (0, 0, 0, 0.5 * math.pi, 0, -math.pi * 0.5 * 0.66, 0)
     DOWN = tuple(p.getQuaternionFromEuler([0, -math.pi, 0]))
     OPEN_ANGLE = 0.3
+
+    def _tip_in_link(self) -> np.ndarray:
+        return np.array([0.0, 0.0, self.tip_offset])  # link 6's z axis points down the gripper
 
     def yaw_for_axis(self, axis_yaw: float) -> float:
         # The wrist turns the other way from the commanded yaw (measured from the fingertip positions;
@@ -122,7 +139,7 @@ class KukaArm(Arm):
                                          self.UPPER, self.RANGES, self.REST, physicsClientId=c)  # fmt: skip
         for j in self.arm_joints:
             p.setJointMotorControl2(self.uid, j, p.POSITION_CONTROL, targetPosition=q[j], targetVelocity=0,
-                                    force=200.0, maxVelocity=0.35, positionGain=0.3, velocityGain=1,
+                                    force=200.0, maxVelocity=self.joint_speed, positionGain=0.3, velocityGain=1,
                                     physicsClientId=c)  # fmt: skip
         p.setJointMotorControl2(
             self.uid, 7, p.POSITION_CONTROL, targetPosition=self.yaw, force=200.0, physicsClientId=c
@@ -150,6 +167,8 @@ class PandaArm(Arm):
     wrist_links = tuple(range(5, 12))
     home_ee = (0.55, 0.0, 0.25)
     finger_gap = 0.08
+    tip_offset = 0.0
+    joint_speed = 1.0
     BASE = (0.0, 0.0, -0.19)
     HOME_JOINTS = (0.0, 0.1, 0.0, -1.9, 0.0, 2.0, 0.785)
     LOWER = (-2.9671, -1.8326, -2.9671, -3.1416, -2.9671, -0.0873, -2.9671)
@@ -185,7 +204,7 @@ class PandaArm(Arm):
                                          self.LOWER, self.UPPER, self.RANGES, self.REST, physicsClientId=c)  # fmt: skip
         for j in self.arm_joints:
             p.setJointMotorControl2(self.uid, j, p.POSITION_CONTROL, targetPosition=q[j], targetVelocity=0,
-                                    force=200.0, maxVelocity=1.0, positionGain=0.3, velocityGain=1,
+                                    force=200.0, maxVelocity=self.joint_speed, positionGain=0.3, velocityGain=1,
                                     physicsClientId=c)  # fmt: skip
 
     def grip(self, gripper: float) -> None:
