@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python -m robolearn.cli collect collection/grasp_kuka_random.toml --episodes 400 --workers 2 --store out/bench_kuka400 --resume
 	$(BIN)/python scripts/bench_train.py --store out/bench_kuka400
 	$(BIN)/python scripts/bench_tcn.py
+	$(BIN)/python scripts/bench_multiview.py
 
 pictures: install
 	$(BIN)/python scripts/make_pictures.py

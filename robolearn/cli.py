@@ -269,6 +269,36 @@ def reproduce_cmd(
     run(validate(ReproduceConfig, given, source="robolearn reproduce options"))
 
 
+def _tcn_help(name: str) -> str:
+    from robolearn.workflows.tcn import TCNExperimentConfig
+
+    return _field_help(TCNExperimentConfig, name)
+
+
+@app.command("reproduce-tcn")
+def reproduce_tcn_cmd(
+    scale: Annotated[float | None, typer.Option(help=_tcn_help("scale"))] = None,
+    seeds: Annotated[int | None, typer.Option(help=_tcn_help("seeds"))] = None,
+    train_episodes: Annotated[int | None, typer.Option(help=_tcn_help("train_episodes"))] = None,
+    panda_episodes: Annotated[int | None, typer.Option(help=_tcn_help("panda_episodes"))] = None,
+    test_episodes: Annotated[int | None, typer.Option(help=_tcn_help("test_episodes"))] = None,
+    steps: Annotated[int | None, typer.Option(help=_tcn_help("steps"))] = None,
+    workers: Annotated[int | None, typer.Option(help=_tcn_help("workers"))] = None,
+    out: Annotated[str | None, typer.Option(help=_tcn_help("out"))] = None,
+) -> None:
+    """Time-contrastive networks in one command, from nothing to their comparison table.
+
+    Collect multi-view motion video of the KUKA and the Panda, train the multi-view TCN, the single-view TCN, the
+    same network on pose labels and the TCN on both arms for each seed, evaluate them beside the untrained network
+    and raw pixels (robolearn eval-embedding), and judge the means over seeds. `--scale 0.05 --seeds 1` is a smoke
+    run of minutes. A rerun continues where it stopped."""
+    from robolearn.config import validate
+    from robolearn.workflows.tcn import TCNExperimentConfig, run
+
+    given = {k: v for k, v in locals().items() if v is not None and k in TCNExperimentConfig.model_fields}
+    run(validate(TCNExperimentConfig, given, source="robolearn reproduce-tcn options"))
+
+
 @app.command("compare")
 def compare_cmd(
     reports: Annotated[list[str], typer.Argument(help="robolearn eval report.json files")],
@@ -298,6 +328,83 @@ def compare_cmd(
         md.write_text(text)
     else:
         typer.echo(text, nl=False)
+
+
+@app.command("eval-embedding")
+def eval_embedding_cmd(
+    store: Annotated[
+        str, typer.Argument(help="held-out episodes: a multi-view motion dataset (collection/multiview_*)")
+    ],
+    checkpoint: Annotated[
+        list[str] | None, typer.Option("--checkpoint", "-c", help="NAME=DIR of a TCN checkpoint (repeatable)")
+    ] = None,
+    train_store: Annotated[
+        str | None, typer.Option(help="labelled training episodes for the pose probe (else no probe)")
+    ] = None,
+    cross_store: Annotated[
+        str | None, typer.Option(help="the other arm's episodes of the same seeds: alignment and tau across arms")
+    ] = None,
+    held_out_view: Annotated[
+        list[int] | None, typer.Option(help="a view no model trained on (repeatable); reported apart")
+    ] = None,
+    baselines: Annotated[bool, typer.Option(help="add the untrained network and raw pixels")] = True,
+    episodes: Annotated[int, typer.Option(help="at most this many held-out episodes")] = 100,
+    train_episodes: Annotated[int, typer.Option(help="at most this many training episodes for the probe")] = 200,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for report.json, table.md, pictures")] = Path(
+        "out/eval_embedding"
+    ),
+    force: Annotated[bool, typer.Option(help="write into a folder that already holds files")] = False,
+) -> None:
+    """How much pose TCN embeddings hold: cross-view alignment, Kendall's tau, a linear pose probe, across arms.
+
+    Every checkpoint and baseline on the same held-out frames; writes report.json, table.md, an embedding picture
+    (pca_<name>.png) and an alignment video per checkpoint, and prints the table."""
+    from robolearn.evaluation import embedding as em
+    from robolearn.models.checkpoint import read_config
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise UsageError(f"--out: {out} already holds files; choose another folder or pass --force")
+    for name, value in (("--episodes", episodes), ("--train-episodes", train_episodes)):
+        if value < 1:
+            raise UsageError(f"{name}: got {value}, must be at least 1")
+    models = {}
+    for spec in checkpoint or []:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise UsageError(f"--checkpoint: got '{spec}', expected NAME=DIR")
+        models[name] = path
+    test = em.MotionEpisodes.read(store, episodes)
+    held = tuple(held_out_view or ())
+    if any(not 0 <= v < test.views for v in held):
+        raise UsageError(f"--held-out-view: got {list(held)}, the store holds views 0-{test.views - 1}")
+    if len(held) > test.views - 2:
+        raise UsageError(f"--held-out-view: {len(held)} of {test.views} views held out leaves fewer than 2 seen")
+    train = em.MotionEpisodes.read(train_store, train_episodes) if train_store else None
+    cross = em.MotionEpisodes.read(cross_store, episodes) if cross_store else None
+    embedders = {name: em.tcn_embedder(path) for name, path in models.items()}
+    if baselines:
+        config = read_config(next(iter(models.values())))["config"] if models else {
+            "image_size": test.rgb[0].shape[2]}  # fmt: skip
+        embedders["untrained"] = em.tcn_embedder(config={**config, "pose_outputs": 0})
+        embedders["pixels"] = em.pixel_embedder()
+    if not embedders:
+        raise UsageError("nothing to evaluate: pass --checkpoint NAME=DIR or leave --baselines on")
+    reports = {}
+    for name, embed in embedders.items():
+        typer.echo(f"evaluating {name} ...", err=True)
+        reports[name] = em.evaluate(embed, test, train=train, cross=cross, held_out_views=held)
+        if name in models:
+            out.mkdir(parents=True, exist_ok=True)
+            feats = em.embed_episodes(embed, test)
+            em.pca_picture(out / f"pca_{name}.png", feats, f"{name}: held-out episodes, view 0")
+            em.alignment_video(out / f"alignment_{name}.mp4", feats, test)
+    meta = {"store": store, "train_store": train_store, "cross_store": cross_store, "held_out_views": list(held),
+            "checkpoints": models}  # fmt: skip
+    em.write_report(out, reports, meta)
+    typer.echo(em.markdown_table(reports))
+    typer.echo(f"wrote {out / 'report.json'}, {out / 'table.md'}")
 
 
 @app.command("check-env")

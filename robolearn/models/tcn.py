@@ -41,6 +41,10 @@ class TCNConfig(Config):
     fc: int = Field(128, ge=8, le=4096, description="the fully connected layer after the spatial softmax")
     embedding: int = Field(32, ge=2, le=1024, description="numbers in the embedding")
     normalize: bool = Field(True, description="L2-normalise the embedding (the losses' distances assume it)")
+    pose_outputs: int = Field(
+        0, ge=0, le=1024,
+        description="> 0: a linear head from the embedding to this many pose labels (the supervised baseline's)",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _one_stride_a_convolution(self) -> TCNConfig:
@@ -87,6 +91,7 @@ class TCN(nn.Module):
         self.tower = nn.Sequential(*layers)
         self.keypoints = SpatialSoftmax()
         self.head = nn.Sequential(nn.Linear(2 * c_in, c.fc), nn.ReLU(inplace=True), nn.Linear(c.fc, c.embedding))
+        self.pose_head = nn.Linear(c.embedding, c.pose_outputs) if c.pose_outputs else None
 
     def embed(self, rgb: torch.Tensor) -> torch.Tensor:
         x = rgb.float() / 255 if rgb.dtype == torch.uint8 else rgb
@@ -95,13 +100,14 @@ class TCN(nn.Module):
         return F.normalize(e, dim=1) if self.config.normalize else e
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """batch["rgb"]: (B, H, W, 3) or (B, V, H, W, 3) (V views of each moment) -> embeddings (B, [V,] D), and no
-        losses of its own: the training objective chooses them (the functions below)."""
+        """batch["rgb"]: (B, H, W, 3) or (B, V, H, W, 3) (V views of each moment) -> embeddings (B, [V,] D), and
+        with a pose head its predictions {"pose": (B, [V,] pose_outputs)}; no losses of its own: the training
+        objective chooses them (the functions below)."""
         rgb = batch["rgb"]
-        if rgb.dim() == 5:
-            b, v = rgb.shape[:2]
-            return self.embed(rgb.reshape(b * v, *rgb.shape[2:])).reshape(b, v, -1), {}
-        return self.embed(rgb), {}
+        lead = rgb.shape[:-3]
+        e = self.embed(rgb.reshape(-1, *rgb.shape[-3:]))
+        out = {"pose": self.pose_head(e).reshape(*lead, -1)} if self.pose_head is not None else {}
+        return e.reshape(*lead, -1), out
 
 
 # -- losses ----------------------------------------------------------------------------------------------------

@@ -50,7 +50,11 @@ class TCNTrainConfig(run.RunConfig):
     kind: Literal["tcn"] = Field("tcn", description="which training loop reads this file")
     preset: Literal["cpu", "gpu"] = Field("cpu", description="the network's size (TCNConfig.preset)")
     model: dict[str, Any] = Field(default_factory=dict, description="TCNConfig fields over the preset")
-    loss: Literal["npairs", "triplet", "single_view"] = "npairs"
+    loss: Literal["npairs", "triplet", "single_view", "supervised"] = Field(
+        "npairs",
+        description="npairs | triplet (multi-view) | single_view (triplets in time) | supervised (a baseline: the "
+        "same network regresses the pose labels, joint angles and grasp point, through a linear head)",
+    )
     margin: float = Field(0.2, gt=0, description="triplet and single_view: the margin")
     positive_radius: int = Field(2, ge=1, description="single_view: a positive at most this many frames away")
     negative_radius: int = Field(6, ge=2, description="single_view: a negative more than this many frames away")
@@ -62,18 +66,28 @@ RESUME_KEYS = ("preset", "model", "loss", "margin", "positive_radius", "negative
                "precision")  # fmt: skip
 
 
-class Episodes:
-    """Frames of the chosen episodes of some stores, in memory: rgb (N, V, H, W, 3) and where each episode ends."""
+POSE_KEYS = ("joints", "tip")  # what the supervised baseline regresses: joint angles, and the grasp point (tip[:3])
 
-    def __init__(self, stores: list[EpisodeStore], chosen: list[np.ndarray]) -> None:
-        parts, lengths = [], []
+
+class Episodes:
+    """Frames of the chosen episodes of some stores, in memory: rgb (N, V, H, W, 3), where each episode ends, and
+    with `pose` the pose labels (N, 10): joint angles and the grasp point's position (a motion store's labels)."""
+
+    def __init__(self, stores: list[EpisodeStore], chosen: list[np.ndarray], *, pose: bool = False) -> None:
+        parts, poses, lengths = [], [], []
         for store, pick in zip(stores, chosen):
+            if pose and not set(POSE_KEYS) <= set(store.frame_features):
+                raise StoreError(f"{store.source}: no pose labels ({', '.join(POSE_KEYS)}): the supervised baseline "
+                                 "trains on a motion store (robolearn/MotionKuka-v0 or MotionPanda-v0)")  # fmt: skip
             rgb = store.group["data/rgb"]
             for k in np.flatnonzero(pick):
                 sl = store.episode_slice(int(k))
                 parts.append(rgb[sl])
+                if pose:
+                    poses.append(pose_labels(store.group["data/joints"][sl], store.group["data/tip"][sl]))
                 lengths.append(sl.stop - sl.start)
         self.rgb = np.concatenate(parts) if parts else np.zeros((0,), np.uint8)
+        self.pose = np.concatenate(poses) if poses else None
         self.ends = np.cumsum(lengths).astype(np.int64)
 
     def __len__(self) -> int:
@@ -81,6 +95,11 @@ class Episodes:
 
     def episode(self, k: int) -> np.ndarray:
         return self.rgb[(self.ends[k - 1] if k else 0) : self.ends[k]]
+
+
+def pose_labels(joints: np.ndarray, tip: np.ndarray) -> np.ndarray:
+    """(N, 10) float32: the joint angles (rad) and the grasp point's position (m) of each frame."""
+    return np.concatenate([np.asarray(joints, np.float32), np.asarray(tip, np.float32)[:, :3]], axis=1)
 
 
 def check_stores(cfg: TCNTrainConfig, stores: list[EpisodeStore], source: str) -> tuple[int, int, list[int]]:
@@ -100,7 +119,7 @@ def check_stores(cfg: TCNTrainConfig, stores: list[EpisodeStore], source: str) -
     allowed = list(range(views)) if cfg.data.views is None else list(cfg.data.views)
     if any(not 0 <= v < views for v in allowed):
         raise ConfigError(f"{source}: data.views {allowed}: the stores hold views 0-{views - 1}")
-    if cfg.loss != "single_view" and len(set(allowed)) < 2:
+    if cfg.loss in ("npairs", "triplet") and len(set(allowed)) < 2:
         raise ConfigError(f"{source}: data.views {allowed} leaves {len(set(allowed))} view(s) for training; the "
                           f"{cfg.loss} loss needs two views of each moment (hold out fewer, or loss = \"single_view\")")  # fmt: skip
     return views, h, allowed
@@ -147,13 +166,15 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
         raise ConfigError(f"{source}: the episodes hold {total / 2**20:.0f} MB of frames, over data.memory_limit_mb "
                           f"({cfg.data.memory_limit_mb}); raise it or train on fewer episodes")  # fmt: skip
     held = [held_out(s, cfg.data.holdout if not val_stores else 0.0, cfg.data.split_seed) for s in stores]
-    train_eps = Episodes(stores, [~h for h in held])
+    train_eps = Episodes(stores, [~h for h in held], pose=cfg.loss == "supervised")
     val_eps = Episodes(val_stores, [np.ones(s.n_episodes, bool) for s in val_stores]) if val_stores else Episodes(
         stores, held)  # fmt: skip
     if not len(train_eps):
         raise ConfigError(f"{source}: no training episodes (holdout {cfg.data.holdout} of {sum(map(len, held))})")
     rng0 = np.random.default_rng(0)  # fail now, in one line, where the episodes cannot fill a batch
-    if cfg.loss == "single_view":
+    if cfg.loss == "supervised":
+        pass  # any frame will do
+    elif cfg.loss == "single_view":
         single_view_triplets(train_eps.ends, rng0, 1, positive_radius=cfg.positive_radius,
                              negative_radius=cfg.negative_radius)  # fmt: skip
     else:
@@ -162,14 +183,18 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
     held_views = [v for v in range(n_views) if v not in allowed]
 
     # -- model, optimizer, resume -----------------------------------------------------------------------------
-    mcfg = validate(TCNConfig, {**TCNConfig.preset(cfg.preset).model_dump(), "image_size": size, **cfg.model},
-                    source=f"{source} [model]")  # fmt: skip
+    pose_outputs = {"pose_outputs": train_eps.pose.shape[1]} if cfg.loss == "supervised" else {}
+    mcfg = validate(TCNConfig, {**TCNConfig.preset(cfg.preset).model_dump(), "image_size": size, **cfg.model,
+                                **pose_outputs}, source=f"{source} [model]")  # fmt: skip
     if mcfg.image_size != size:
         raise ConfigError(f"{source}: model.image_size {mcfg.image_size}, the stores hold {size}x{size} images")
     set_seed(cfg.seed)
     model = TCN(mcfg)
     if cfg.init_from and prior is None:
         run.warm_start(model, cfg.init_from, model_name="TCN", config=mcfg)
+    if cfg.loss == "supervised":  # the labels, standardised, as the pose head's targets
+        pose_mean = torch.from_numpy(train_eps.pose.mean(0))
+        pose_std = torch.from_numpy(train_eps.pose.std(0) + 1e-6)
     opt = run.adamw(model, cfg.optim)
     run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "views": n_views,
                 "held_out_views": held_views}  # fmt: skip
@@ -190,10 +215,11 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
         log.metrics(step, report)
         return report
 
-    def embed(rgb: np.ndarray, gen: torch.Generator) -> torch.Tensor:
+    def embed(rgb: np.ndarray, gen: torch.Generator, key: int = 0) -> torch.Tensor:
         x = color_jitter(torch.from_numpy(rgb).to(acc.device), cfg.data.color_jitter, gen)
         with acc.autocast():
-            return model({"rgb": x})[0].float()
+            out = model({"rgb": x})
+            return (out[0] if key == 0 else out[1]["pose"]).float()
 
     # -- the loop -------------------------------------------------------------------------------------------------
     step_s = batch_s = 0.0  # the steps' time (validation and checkpoints apart), and the batches' assembly in it
@@ -204,7 +230,15 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
         run.set_lr(opt, run.learning_rate(step, cfg.steps, cfg.optim))
         rng = np.random.default_rng([cfg.seed, step, acc.process_index])  # the batch: a function of the step
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * max(1, acc.num_processes) + acc.process_index)
-        if cfg.loss == "single_view":
+        if cfg.loss == "supervised":
+            n = 2 * cfg.data.episodes * cfg.data.window  # as many images as a multi-view batch
+            idx = rng.integers(len(train_eps.rgb), size=n)
+            v = np.asarray(allowed)[rng.integers(len(allowed), size=n)]
+            images = train_eps.rgb[idx, v]
+            target = ((torch.from_numpy(train_eps.pose[idx]) - pose_mean) / pose_std).to(acc.device)
+            batch_s += time.perf_counter() - t_step
+            loss = torch.nn.functional.mse_loss(embed(images, gen, key=1), target)
+        elif cfg.loss == "single_view":
             n = cfg.data.episodes * cfg.data.window
             a, p, neg = single_view_triplets(train_eps.ends, rng, n, positive_radius=cfg.positive_radius,
                                              negative_radius=cfg.negative_radius)  # fmt: skip
