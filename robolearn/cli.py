@@ -141,6 +141,8 @@ def collect_cmd(
     episodes: Annotated[int | None, typer.Option(help="override: number of episodes in the dataset")] = None,
     workers: Annotated[int | None, typer.Option(help="override: worker processes")] = None,
     store: Annotated[str | None, typer.Option(help="override: dataset directory, a path or an fsspec URL")] = None,
+    seed: Annotated[int | None, typer.Option(help="override: the campaign seed (episode i's seed derives from it)")] = None,
+    objects: Annotated[str | None, typer.Option(help="override: object split, train | test | all")] = None,
     resume: Annotated[
         bool, typer.Option(help="continue the dataset in --store: collect only missing episodes")
     ] = False,
@@ -153,10 +155,15 @@ def collect_cmd(
     from robolearn.data.info import join, location
     from robolearn.envs import load_env_config
 
-    overrides = {k: v for k, v in {"episodes": episodes, "workers": workers, "store": store}.items() if v is not None}
+    overrides = {k: v for k, v in {"episodes": episodes, "workers": workers, "store": store, "seed": seed,
+                                   "objects": objects}.items() if v is not None}  # fmt: skip
     for key in ("episodes", "workers"):
         if key in overrides and overrides[key] < 1:
             raise UsageError(f"--{key}: got {overrides[key]}, must be at least 1")
+    if seed is not None and seed < 0:
+        raise UsageError(f"--seed: got {seed}, must be at least 0")
+    if objects is not None and objects not in ("train", "test", "all"):
+        raise UsageError(f"--objects: got '{objects}', allowed: train, test, all")
     if backend not in ("local", "ray"):
         raise UsageError(f"--backend: got '{backend}', allowed: local, ray")
     cfg = load_toml(campaign, CampaignConfig, overrides=overrides)

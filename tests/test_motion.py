@@ -111,16 +111,22 @@ def test_collect_resume_and_view_a_multiview_dataset(tmp_path):
         f'env = "{env}"\nepisodes = 3\nworkers = 1\nstore = "{tmp_path / "data"}"\n[policy]\nname = "oracle"\n'
     )
     cli = [sys.executable, "-m", "robolearn.cli"]
-    run = subprocess.run([*cli, "collect", str(campaign), "--episodes", "2"], capture_output=True, text=True)
+    held_out = ["--seed", "3", "--objects", "test"]
+    run = subprocess.run([*cli, "collect", str(campaign), "--episodes", "2", *held_out], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     run = subprocess.run([*cli, "collect", str(campaign), "--resume"], capture_output=True, text=True)
+    assert run.returncode == 2 and "objects.split: 'test' before, 'train' now" in run.stderr  # only as it began
+    run = subprocess.run([*cli, "collect", str(campaign), "--resume", *held_out], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     stores = dataset_stores(tmp_path / "data")
     assert sorted(int(i) for s in stores for i in s.values("index")) == [0, 1, 2]
+    from robolearn.sim.objects import TEST_IDS
+
+    assert all(int(i) in TEST_IDS for s in stores for ids in s.values("object_ids") for i in ids)
     assert stores[0].frame_features["rgb"].shape == (2, 16, 16, 3)
     ep = stores[0].episode(0)
     assert ep["rgb"].shape == (8, 2, 16, 16, 3) and ep["cameras"].shape == (8, 2, 6)
-    direct = MotionEnv(load_env_config(env))  # the stored episode is the one its seed makes
+    direct = MotionEnv(load_env_config(env, objects={"split": "test"}))  # the episode its seed makes
     frames, _ = record_episode(direct, direct.task.oracle(direct), int(ep["seed"]))
     np.testing.assert_array_equal(frames["rgb"], ep["rgb"])
     direct.close()
