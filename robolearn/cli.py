@@ -106,7 +106,13 @@ def eval_cmd(
         configs[Path(spec).stem if spec.endswith(".toml") else spec] = cfg
     seeds = range(seed, seed + episodes)
     record = {name: max(videos if out else 0, 1 if gif and k == 0 else 0) for k, name in enumerate(configs)}
-    results, reports = evaluate_policies(env, configs, seeds, objects=objects, workers=workers, record=record)
+    try:
+        results, reports = evaluate_policies(env, configs, seeds, objects=objects, workers=workers, record=record)
+    except KeyboardInterrupt as exc:
+        from robolearn.signals import interrupted
+
+        raise interrupted("no report written: an evaluation writes its results once every episode is done; run it "
+                          "again to evaluate", exc) from None  # fmt: skip
     report_json = eval_report(env, objects, seeds, results)
     # Files first, printing after: a closed stdout (`| head`) must not cost the evaluation's results.
     written = []
@@ -141,7 +147,9 @@ def collect_cmd(
     episodes: Annotated[int | None, typer.Option(help="override: number of episodes in the dataset")] = None,
     workers: Annotated[int | None, typer.Option(help="override: worker processes")] = None,
     store: Annotated[str | None, typer.Option(help="override: dataset directory, a path or an fsspec URL")] = None,
-    seed: Annotated[int | None, typer.Option(help="override: the campaign seed (episode i's seed derives from it)")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="override: the campaign seed (episode i's seed derives from it)")
+    ] = None,
     objects: Annotated[str | None, typer.Option(help="override: object split, train | test | all")] = None,
     resume: Annotated[
         bool, typer.Option(help="continue the dataset in --store: collect only missing episodes")
@@ -173,9 +181,16 @@ def collect_cmd(
     if not todo:
         typer.echo(f"{cfg.store}: all {cfg.episodes} episodes are already collected")
         return
-    summary = (
-        run_ray(cfg, env_config, todo, address=ray_address) if backend == "ray" else run_local(cfg, env_config, todo)
-    )
+    try:
+        summary = (run_ray(cfg, env_config, todo, address=ray_address) if backend == "ray"
+                   else run_local(cfg, env_config, todo))  # fmt: skip
+    except KeyboardInterrupt as exc:
+        from robolearn.collection.campaign import committed_indices
+        from robolearn.signals import interrupted
+
+        kept = len(committed_indices(cfg.store))
+        raise interrupted(f"{kept} of {cfg.episodes} episodes are kept in {cfg.store}; run the same command with "
+                          "--resume to collect the rest", exc) from None  # fmt: skip
     fs, root = location(cfg.store)
     fs.pipe_file(join(root, "summary.json"), json.dumps(summary, indent=2).encode())
     typer.echo(json.dumps(summary))
@@ -225,7 +240,15 @@ def train_cmd(
         raise UsageError(f"--batch-size / --workers: options of grasp CNN training; {config} trains a {kind} (set "
                          "its [data] in the TOML)")  # fmt: skip
     cfg = load_toml(config, config_cls, overrides=overrides)
-    summary = train(cfg, resume=resume, source=str(config))
+    try:
+        summary = train(cfg, resume=resume, source=str(config))
+    except KeyboardInterrupt as exc:
+        from robolearn.models.checkpoint import latest
+        from robolearn.signals import interrupted
+
+        last = latest(Path(cfg.out) / "checkpoints")
+        kept = f"the checkpoints up to {last.name} are kept in {cfg.out}" if last else f"no checkpoint yet in {cfg.out}"
+        raise interrupted(f"{kept}; run the same command with --resume to continue", exc) from None
     if summary["main_process"]:
         shown = ("checkpoint", "best_checkpoint", "best_val_auc", "best_alignment_error", "samples_per_s",
                  "images_per_s", "loader_wait_fraction")  # fmt: skip
@@ -521,10 +544,30 @@ def _check_writable(path: Path | None, option: str) -> None:
         raise UsageError(f"{option}: directory {parent} does not exist")
 
 
+def _close_progress_bars() -> None:
+    """Close the progress bars a signal cut short, so the last line a user sees is the one that says what to do."""
+    if "tqdm" in sys.modules:
+        from tqdm import tqdm
+
+        for bar in list(getattr(tqdm, "_instances", ())):
+            bar.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: bad input becomes one line on stderr and exit code 2, never a traceback."""
+    from robolearn.signals import Interrupted, Terminated, raise_on_sigterm
+
+    raise_on_sigterm()
     try:
         app(args=argv, standalone_mode=False)
+    except Interrupted as exc:
+        _close_progress_bars()
+        typer.echo(f"interrupted: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt as exc:  # a job with nothing of its own to report
+        _close_progress_bars()
+        typer.echo("interrupted", err=True)
+        sys.exit(143 if isinstance(exc, Terminated) else 130)
     except (ConfigError, UsageError, StoreError, CheckpointError) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

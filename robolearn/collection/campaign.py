@@ -151,7 +151,9 @@ def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
 def _worker(cfg_json: str, env_config: dict, shard: str, indices: list[int], queue) -> None:
     from robolearn.collection.record import record_episode
     from robolearn.envs import build_env
+    from robolearn.signals import workers_ignore_sigint
 
+    workers_ignore_sigint()
     cfg = CampaignConfig.model_validate_json(cfg_json)
     env = build_env(env_config)
     policy = make_policy(cfg.policy, env)
@@ -222,9 +224,18 @@ def run_local(cfg: CampaignConfig, env_config: dict, todo: list[int], *, progres
     procs = [ctx.Process(target=_worker, args=(cfg.model_dump_json(), env_config, shard, chunk, queue))
              for shard, chunk in _jobs(cfg, todo)]  # fmt: skip
     t0 = time.perf_counter()
-    for proc in procs:
-        proc.start()
-    summary = _follow(queue, len(todo), lambda: all(not p.is_alive() for p in procs), t0, cfg, progress)
+    try:
+        for proc in procs:
+            proc.start()
+        summary = _follow(queue, len(todo), lambda: all(not p.is_alive() for p in procs), t0, cfg, progress)
+    except BaseException:  # interrupted: stop the workers; each loses at most the episode it was writing
+        for proc in procs:
+            if proc.pid is not None and proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            if proc.pid is not None:
+                proc.join()
+        raise
     for proc in procs:
         proc.join()
     return {**summary, "backend": "local", "worker_failures": sum(p.exitcode != 0 for p in procs)}

@@ -122,6 +122,10 @@ _WORKER: dict[str, Any] = {}
 def _start_worker(env_spec: str, objects: str, policy_json: str) -> None:
     import torch
 
+    from robolearn.signals import workers_ignore_sigint
+
+    workers_ignore_sigint()
+
     from robolearn.envs import make_env
     from robolearn.policies.registry import PolicyConfig, make_policy
 
@@ -150,11 +154,15 @@ def rollout_parallel(env_spec: str, objects: str, policy_cfg, seeds: Iterable[in
                              initargs=(env_spec, objects, policy_cfg.model_dump_json())) as pool:  # fmt: skip
         futures = [pool.submit(_run_seeds, c, min(len(c), max(0, record_first - k * chunk)))
                    for k, c in enumerate(chunks)]  # fmt: skip
-        for f in as_completed(futures):
-            part = f.result()
-            done, successes = done + part.n, successes + part.successes
-            bar.update(part.n)
-            bar.set_postfix(success=f"{successes / done:.2f}")
+        try:
+            for f in as_completed(futures):
+                part = f.result()
+                done, successes = done + part.n, successes + part.successes
+                bar.update(part.n)
+                bar.set_postfix(success=f"{successes / done:.2f}")
+        except BaseException:  # interrupted: drop the chunks not started; the workers end the ones they play
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         parts = [f.result() for f in futures]
     bar.close()
     return RolloutReport([e for p in parts for e in p.episodes], time.perf_counter() - t0,

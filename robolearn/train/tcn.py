@@ -125,21 +125,27 @@ def check_stores(cfg: TCNTrainConfig, stores: list[EpisodeStore], source: str) -
     return views, h, allowed
 
 
+def view_pairs_of(views: int, held: list[int]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(ordered pairs of the seen views, ordered pairs with a held-out view in them) of `views` views."""
+    pairs = list(itertools.permutations(range(views), 2))
+    return [p for p in pairs if not set(p) & set(held)], [p for p in pairs if set(p) & set(held)]
+
+
 @torch.no_grad()
-def alignment(model: TCN, episodes: Episodes, device, view_sets: list[list[int]], batch: int = 256
+def alignment(model: TCN, episodes: Episodes, device, pair_sets: list[list[tuple[int, int]]], batch: int = 256
               ) -> list[float | None]:  # fmt: skip
-    """For each set of views, the mean over `episodes` and ordered pairs of its views of |t - t_nn| / T, t_nn the
-    nearest frame of the other view's video in embedding space (0: perfectly aligned; about 1/3 for embeddings that
-    know no time); None for a set of fewer than two views. Each episode's views are embedded once."""
-    errors: list[list[float]] = [[] for _ in view_sets]
+    """For each set of ordered view pairs (i, j), the mean over `episodes` and the pairs of |t - t_nn| / T, t_nn the
+    nearest frame of view j's video to view i's frame t in embedding space (0: perfectly aligned; about 1/3 for
+    embeddings that know no time); None for an empty set. Each episode's views are embedded once."""
+    errors: list[list[float]] = [[] for _ in pair_sets]
     was = model.training
     model.eval()
     for k in range(len(episodes)):
         rgb = torch.from_numpy(episodes.episode(k))  # (T, V, H, W, 3)
         e = torch.cat([model({"rgb": rgb[i : i + batch].to(device)})[0] for i in range(0, len(rgb), batch)]).float()
         t = torch.arange(len(rgb), device=e.device)
-        for views, out in zip(view_sets, errors):
-            for i, j in itertools.permutations(views, 2):
+        for pairs, out in zip(pair_sets, errors):
+            for i, j in pairs:
                 nearest = torch.cdist(e[:, i], e[:, j]).argmin(dim=1)
                 out.append(float((nearest - t).abs().float().mean()) / len(rgb))
     model.train(was)
@@ -207,7 +213,7 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
     best = run.Best(out / "best", "alignment_error", resume=resume, higher=False)
 
     def validate_now(step: int) -> dict[str, Any]:
-        seen, unseen = alignment(raw, val_eps, acc.device, [allowed, held_views])
+        seen, unseen = alignment(raw, val_eps, acc.device, list(view_pairs_of(n_views, held_views)))
         report = {"alignment_error": seen, "alignment_error_held_out_views": unseen, "episodes": len(val_eps)}
         if acc.is_main_process:
             best.offer(report, model=raw, model_name="TCN", config=mcfg.model_dump(), step=step, extra=run_meta)

@@ -1,0 +1,86 @@
+"""Ctrl-C and SIGTERM: a long job stops with one line (what was kept, how to go on) and exit 130 / 143, never a
+traceback; a resumed job completes with nothing lost or duplicated."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_collect import episodes_by_index, write_campaign
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start(*args: str) -> subprocess.Popen:
+    """`robolearn ARGS` in its own process group, as a shell runs a foreground job (Ctrl-C reaches the group)."""
+    return subprocess.Popen([sys.executable, "-m", "robolearn.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+
+
+def wait_for(condition, timeout: float = 120.0) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out waiting for the job to get going"
+        time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen, sig: int) -> tuple[int, str]:
+    os.killpg(proc.pid, sig) if sig == signal.SIGINT else os.kill(proc.pid, sig)  # Ctrl-C: the group; kill: one
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
+def last_line(err: str) -> str:
+    assert "Traceback" not in err, err[-3000:]
+    lines = [line for line in err.strip().splitlines() if line.strip() and "\r" not in line and "it/s" not in line]
+    return lines[-1]
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_collect_stops_on_a_signal_and_resumes(tmp_path, sig, code, run_cli):
+    campaign = write_campaign(tmp_path, episodes=40)
+    proc = start("collect", str(campaign))
+    wait_for(lambda: len(episodes_by_index(tmp_path / "ds")) >= 2)
+    rc, err = stop(proc, sig)
+    kept = len(episodes_by_index(tmp_path / "ds"))
+    assert rc == code and 2 <= kept < 40
+    line = last_line(err)
+    assert line.startswith("interrupted: ") and f"{kept} of 40 episodes are kept" in line and "--resume" in line
+    done = run_cli("collect", str(campaign), "--resume")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(episodes_by_index(tmp_path / "ds")) == list(range(40))  # every index once
+
+
+def test_train_stops_on_ctrl_c_and_resumes(tmp_path, run_cli):
+    from robolearn.data.synthetic import write_moving_shape_store
+
+    write_moving_shape_store(tmp_path / "mv.zarr", episodes=8, views=2, size=16)
+    config = tmp_path / "tcn.toml"
+    config.write_text('kind = "tcn"\nsteps = 400\neval_every = 400\ncheckpoint_every = 5\nlog_every = 5\n'
+                      "[model]\nimage_size = 16\nchannels = [8]\nstrides = [2]\nfc = 16\nembedding = 4\n"
+                      "[data]\nepisodes = 2\nwindow = 4\nholdout = 0.0\n")  # fmt: skip
+    args = ("train", str(config), "--store", str(tmp_path / "mv.zarr"), "--out", str(tmp_path / "run"))
+    proc = start(*args)
+    wait_for(lambda: (tmp_path / "run" / "checkpoints" / "step-0000010").is_dir())
+    rc, err = stop(proc, signal.SIGINT)
+    line = last_line(err)
+    assert rc == 130 and line.startswith("interrupted: the checkpoints up to step-") and "--resume" in line
+    assert not (tmp_path / "run" / "summary.json").exists()
+    done = run_cli(*args, "--resume")
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["steps"] == 400 and 10 <= summary["resumed_from"] < 400
+
+
+def test_eval_stops_on_ctrl_c_without_a_traceback(tmp_path):
+    proc = start("eval", "--env", "robolearn/GraspKuka-v0", "--policy", "random", "--episodes", "400", "--workers",
+                 "2", "--out", str(tmp_path / "eval"))  # fmt: skip
+    time.sleep(8)  # the workers are up and playing episodes
+    rc, err = stop(proc, signal.SIGINT)
+    assert rc == 130 and last_line(err).startswith("interrupted: no report written")
+    assert not (tmp_path / "eval" / "report.json").exists()
