@@ -72,6 +72,9 @@ def eval_cmd(
     gif: Annotated[Path | None, typer.Option(help="write the first episode (first policy) as an animated GIF")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the JSON report here")] = None,
     workers: Annotated[int, typer.Option(help="processes running episodes (results do not depend on it)")] = 1,
+    force: Annotated[
+        bool, typer.Option(help="--out may hold an earlier evaluation: its report, plot and videos are replaced")
+    ] = False,
 ) -> None:
     """Evaluate policies side by side on the same episode seeds: success with a 95% Wilson interval,
     per-object success, speed; a comparison table, a plot and videos with --out.
@@ -91,8 +94,7 @@ def eval_cmd(
         raise UsageError(f"--workers: got {workers}, must be at least 1")
     _check_writable(gif, "--gif")
     _check_writable(json_out, "--json")
-    if out is not None and out.exists() and not out.is_dir():
-        raise UsageError(f"--out: {out} is a file; give a folder")
+    _check_new_folder(out, "--out", force)
     if videos and out is None:
         raise UsageError(f"--videos {videos}: the videos go in the --out folder; give --out too")
     if videos < 0:
@@ -125,6 +127,9 @@ def eval_cmd(
         json_out.write_text(json.dumps(report_json, indent=2))
         written.append(json_out)
     if out:
+        for old in [*out.glob("*_episode*.mp4"), *(out / name for name in ("report.json", "comparison.md",
+                                                                          "success.png"))]:  # fmt: skip
+            old.unlink(missing_ok=True)  # --force: nothing of the earlier run stays beside this one
         write_eval_folder(out, report_json, reports, videos)
         written.append(f"{out}/report.json, comparison.md, success.png" + (", videos" if videos else ""))
     for name, r in results.items():
@@ -392,10 +397,7 @@ def eval_embedding_cmd(
     from robolearn.evaluation import embedding as em
     from robolearn.models.checkpoint import read_config
 
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out: {out} is a file; give a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise UsageError(f"--out: {out} already holds files; choose another folder or pass --force")
+    _check_new_folder(out, "--out", force)
     for name, value in (("--episodes", episodes), ("--train-episodes", train_episodes)):
         if value < 1:
             raise UsageError(f"{name}: got {value}, must be at least 1")
@@ -542,6 +544,16 @@ def _check_writable(path: Path | None, option: str) -> None:
         raise UsageError(f"{option}: {path} is a directory; give a file path")
     if not parent.is_dir():
         raise UsageError(f"{option}: directory {parent} does not exist")
+
+
+def _check_new_folder(path: Path | None, option: str, force: bool) -> None:
+    """A folder for a command's results: refuse a file, and a folder that already holds files unless `force`."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option}: {path} is a file; give a folder")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise UsageError(f"{option}: {path} already holds files; choose another folder or pass --force")
 
 
 def _close_progress_bars() -> None:

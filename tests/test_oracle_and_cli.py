@@ -269,3 +269,19 @@ def test_cli_basics_bare_version_and_options_blamed_by_name(tmp_path, run_cli):
     view = run_cli("view", str(tmp_path / "blob.zarr"), "--episode", "1", "--out", str(tmp_path / "new" / "views"))
     assert view.returncode == 0, view.stderr
     assert (tmp_path / "new" / "views" / "episode_1.mp4").stat().st_size > 0
+
+
+def test_eval_out_keeps_an_earlier_report_unless_forced(tmp_path, run_cli):
+    out = tmp_path / "eval"
+    first = run_cli("eval", "--policy", "random", "-n", "2", "--out", str(out), "--videos", "2")
+    assert first.returncode == 0, first.stderr
+    report = (out / "report.json").read_text()
+    assert len(list(out.glob("random_episode*.mp4"))) == 2
+    again = run_cli("eval", "--policy", "oracle", "-n", "1", "--out", str(out))
+    lines = [line for line in again.stderr.splitlines() if line.strip()]
+    assert again.returncode == 2 and len(lines) == 1 and "already holds files" in lines[0] and "--force" in lines[0]
+    assert (out / "report.json").read_text() == report  # nothing written over
+    forced = run_cli("eval", "--policy", "oracle", "-n", "1", "--out", str(out), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert list(json.loads((out / "report.json").read_text())["policies"]) == ["oracle"]
+    assert not list(out.glob("random_episode*.mp4"))  # the earlier run's videos went with its report
