@@ -458,23 +458,34 @@ def check_env_cmd(
 @app.command("info")
 def info_cmd(
     store: Annotated[str, typer.Argument(help="dataset directory (shard-*.zarr inside) or one store; path or URL")],
-    check: Annotated[bool, typer.Option("--check", help="read every episode; name any that cannot be read")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="decode every chunk; name each lost or damaged one and its episodes")
+    ] = False,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="collect the episodes of lost or damaged chunks again and write them back")
+    ] = False,
 ) -> None:
-    """Episodes, frames, success rate, shards, size on disk and compression ratio of a dataset."""
+    """Episodes, frames, success rate, shards, size on disk and compression ratio of a dataset; --check finds lost
+    or damaged chunks (exit 1), --repair restores them from the campaign's seeds."""
     from robolearn.data import info
 
+    if repair:
+        from robolearn.collection.repair import repair as repair_dataset
+
+        for line in repair_dataset(store):
+            typer.echo(f"repaired: {line}")
     summary = info.summarize(store)
     for key, value in summary.items():
         typer.echo(f"{key:18s} {value:.4g}" if isinstance(value, float) else f"{key:18s} {value}")
-    if check:
+    if check or repair:
         problems = info.check(store)
         for line in problems:
             typer.echo(f"broken: {line}", err=True)
-        typer.echo(
-            f"check: {summary['episodes'] - len(problems)} of {summary['episodes']} episodes readable and finite"
-        )
         if problems:
+            typer.echo(f"check: {len(problems)} problem(s); `robolearn info {store} --repair` collects the episodes "
+                       "of lost or damaged chunks again", err=True)  # fmt: skip
             sys.exit(1)
+        typer.echo(f"check: every chunk present and decoded, {summary['episodes']} episodes finite")
 
 
 @app.command("view")

@@ -97,7 +97,7 @@ class FrameDataset:
             size = array.chunks[0]
             start = i - i % size
             end = min(start + size, store.n_frames)
-            hit = (shard, start, end, array[start:end])
+            hit = (shard, start, end, store.read(f"data/{key}", start, end))
             self.cache[key] = hit
         return hit[3][i - hit[1]]
 

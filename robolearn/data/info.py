@@ -49,15 +49,21 @@ def open_shards(paths: list[str]) -> list[EpisodeStore]:
     return stores
 
 
-def dataset_stores(url: str | Path) -> list[EpisodeStore]:
-    """The stores of a dataset directory (its complete shards), or the one store at `url`."""
+def dataset_stores(url: str | Path, *, verify: bool = True) -> list[EpisodeStore]:
+    """The stores of a dataset directory (its complete shards), or the one store at `url`. With `verify`, a dataset
+    with a lost chunk or shard is refused in one line (robolearn.data.integrity), rather than read as zeros."""
     fs, path = location(url)
     if not fs.exists(path):
         raise StoreError(f"{url}: no such dataset or store")
     if fs.isfile(path):
         raise StoreError(f"{url}: is a file, not a dataset directory or store")
     shards = shard_paths(url)
-    return open_shards(shards) if shards else [EpisodeStore.open(url)]
+    stores = open_shards(shards) if shards else [EpisodeStore.open(url)]
+    if verify:
+        from robolearn.data.integrity import verify as refuse_lost_chunks
+
+        refuse_lost_chunks(url, stores)
+    return stores
 
 
 def non_finite_episodes(store: EpisodeStore, key: str) -> list[int]:
@@ -76,7 +82,7 @@ def _disk_bytes(url: str) -> int:
 
 def summarize(path: str | Path) -> dict[str, Any]:
     """Episodes, frames, success rate, shards, bytes on disk and the frame data's compression ratio."""
-    stores = dataset_stores(path)
+    stores = dataset_stores(path, verify=False)
     episodes = frames = 0
     successes = 0.0
     raw = disk = total = 0
@@ -102,16 +108,19 @@ def summarize(path: str | Path) -> dict[str, Any]:
 
 
 def check(path: str | Path) -> list[str]:
-    """Read every committed episode of every shard; one line for each episode that cannot be read or
-    holds a NaN or infinite float."""
-    problems = []
-    for store in dataset_stores(path):
+    """Every chunk of every shard decoded: one line per lost shard, lost or damaged chunk (naming the shard, the
+    array and the episodes) and per episode holding a NaN or infinite float."""
+    from robolearn.data.integrity import chunk_problems, lost_shards
+
+    problems = [f"{shard}: holds chunks but no zarr.json (its metadata is lost)" for shard in lost_shards(str(path))]
+    for store in dataset_stores(path, verify=False):
+        damaged = chunk_problems(store.source, read=True)
+        problems += [p.line() for p in damaged]
+        broken = {k for p in damaged for k in range(p.episodes[0], p.episodes[1] + 1)}
         for k in range(store.n_episodes):
-            try:
-                episode = store.episode(k)
-            except Exception as exc:  # noqa: BLE001 - any decode or I/O error marks the episode broken
-                problems.append(f"{store.source}: episode {k} unreadable ({type(exc).__name__}: {str(exc)[:120]})")
+            if k in broken:
                 continue
+            episode = store.episode(k)
             bad = [key for key, v in episode.items()
                    if np.asarray(v).dtype.kind == "f" and not np.isfinite(np.asarray(v, np.float64)).all()]  # fmt: skip
             if bad:

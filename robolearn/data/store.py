@@ -28,6 +28,9 @@ from robolearn.features import Feature
 
 SCHEMA_VERSION = 1
 ENDS = "meta/episode_ends"
+# Every chunk is written, even one equal to the fill value (zarr leaves those out by default), so that a chunk that
+# is not there was lost: robolearn.data.integrity tells lost chunks from legitimately empty ones by this alone.
+WRITE_EVERY_CHUNK = {"array.write_empty_chunks": True}
 
 
 class StoreError(ValueError):
@@ -78,12 +81,8 @@ class EpisodeStore:
         source = str(path)
         _check_target(source, must_exist=False)
         group = zarr.open_group(source, mode="w-", storage_options=storage_options)
-        for key, f in frame_features.items():
-            group.create_array(f"data/{key}", shape=(0, *f.shape), chunks=(_chunk_len(f, chunk_bytes), *f.shape),
-                               dtype=f.dtype)  # fmt: skip
-        for key, f in episode_features.items():
-            group.create_array(f"meta/{key}", shape=(0, *f.shape), chunks=(1024, *f.shape), dtype=f.dtype)
-        group.create_array(ENDS, shape=(0,), chunks=(1024,), dtype="int64", fill_value=-1)
+        with zarr.config.set(WRITE_EVERY_CHUNK):
+            cls._create_arrays(group, frame_features, episode_features, chunk_bytes)
         if attrs:
             group.attrs["user"] = dict(attrs)
         # Written last: a store whose creation was cut short has no robolearn attributes, and no episodes.
@@ -92,8 +91,19 @@ class EpisodeStore:
             "version": robolearn.__version__,
             "frame_features": {k: f.to_json() for k, f in frame_features.items()},
             "episode_features": {k: f.to_json() for k, f in episode_features.items()},
+            "every_chunk_written": True,
         }
         return cls(group, writable=True, source=source)
+
+    @staticmethod
+    def _create_arrays(group: zarr.Group, frame_features: Mapping[str, Feature],
+                       episode_features: Mapping[str, Feature], chunk_bytes: int) -> None:  # fmt: skip
+        for key, f in frame_features.items():
+            group.create_array(f"data/{key}", shape=(0, *f.shape), chunks=(_chunk_len(f, chunk_bytes), *f.shape),
+                               dtype=f.dtype)  # fmt: skip
+        for key, f in episode_features.items():
+            group.create_array(f"meta/{key}", shape=(0, *f.shape), chunks=(1024, *f.shape), dtype=f.dtype)
+        group.create_array(ENDS, shape=(0,), chunks=(1024,), dtype="int64", fill_value=-1)
 
     @classmethod
     def open(cls, path: str | Path, mode: str = "r", *, storage_options: dict | None = None) -> EpisodeStore:
@@ -135,6 +145,10 @@ class EpisodeStore:
                 raise StoreError(f"{self.source}: meta/{key} holds fewer than the {self._n} committed episodes")
 
     def _cut_uncommitted(self) -> None:
+        with zarr.config.set(WRITE_EVERY_CHUNK):
+            self._cut()
+
+    def _cut(self) -> None:
         end = int(self._ends[-1]) if self._n else 0
         for key, f in self.frame_features.items():
             arr = self.group[f"data/{key}"]
@@ -153,6 +167,10 @@ class EpisodeStore:
         if not self.writable:
             raise StoreError(f"{self.source}: opened read-only")
         self._validate(frames, values)
+        with zarr.config.set(WRITE_EVERY_CHUNK):
+            return self._append(frames, values)
+
+    def _append(self, frames: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> int:
         t = len(next(iter(frames.values())))
         start = int(self._ends[-1]) if self._n else 0
         for key, f in self.frame_features.items():
@@ -215,13 +233,34 @@ class EpisodeStore:
     def episode(self, k: int) -> dict[str, Any]:
         """Frames and values of committed episode `k`."""
         sl = self.episode_slice(k)
-        out: dict[str, Any] = {key: self.group[f"data/{key}"][sl] for key in self.frame_features}
-        out.update({key: self.group[f"meta/{key}"][k] for key in self.episode_features})
+        out: dict[str, Any] = {key: self.read(f"data/{key}", sl.start, sl.stop) for key in self.frame_features}
+        out.update({key: self.read(f"meta/{key}", k, k + 1)[0] for key in self.episode_features})
         return out
 
     def values(self, key: str) -> np.ndarray:
         """Per-episode `key` for every committed episode."""
-        return self.group[f"meta/{key}"][: self._n]
+        return self.read(f"meta/{key}", 0, self._n)
+
+    def read(self, key: str, start: int, stop: int) -> np.ndarray:
+        """Rows `start`..`stop` of array `key` ('data/<frame key>': frames; 'meta/<key>': episodes); a chunk that
+        cannot be decoded is a StoreError naming the store, the array and the episodes."""
+        try:
+            return self.group[key][start:stop]
+        except Exception as exc:  # noqa: BLE001 - codecs raise many kinds; each means a damaged chunk here
+            raise self.damaged(key, start, stop, exc) from None
+
+    def damaged(self, key: str, start: int, stop: int, exc: BaseException) -> StoreError:
+        """The one-line error for rows `start`..`stop` of array `key` that could not be decoded."""
+        rows = "frames" if key.startswith("data/") else "episodes"
+        first, last = self.episodes_of(start, stop) if key.startswith("data/") else (start, stop - 1)
+        return StoreError(f"{self.source}: {key} {rows} {start}-{stop - 1} (episodes {first}-{last}) cannot be read "
+                          f"({type(exc).__name__}): a damaged chunk; `robolearn info DATASET --check` names every "
+                          "one, `--repair` collects those episodes again")  # fmt: skip
+
+    def episodes_of(self, start: int, stop: int) -> tuple[int, int]:
+        """The first and last committed episodes holding frames `start`..`stop - 1`."""
+        return (int(np.searchsorted(self._ends, start, side="right")),
+                int(np.searchsorted(self._ends, stop - 1, side="right")))  # fmt: skip
 
     @property
     def attrs(self) -> dict[str, Any]:

@@ -77,14 +77,21 @@ class _Reader:
     def __init__(self, selections: Sequence[Selection], keys: tuple[str, ...]) -> None:
         self.selections, self.keys = selections, keys
         self.arrays: dict[int, dict] = {}  # opening an array reads its metadata: once per store and key
+        self.stores: dict[int, EpisodeStore] = {}
 
     def read(self, k: int, start: int, end: int) -> dict[str, np.ndarray]:
         if k not in self.arrays:
-            g = EpisodeStore.open(self.selections[k].source).group
-            self.arrays[k] = {key: g[f"data/{key}"] for key in self.keys}
+            self.stores[k] = EpisodeStore.open(self.selections[k].source)
+            self.arrays[k] = {key: self.stores[k].group[f"data/{key}"] for key in self.keys}
         selection = self.selections[k]
         mask, labels = selection.frame_labels(start, end)
-        out = {key: a[start:end][mask] for key, a in self.arrays[k].items() if key not in selection.frames}
+        out = {}
+        for key, a in self.arrays[k].items():
+            if key not in selection.frames:
+                try:
+                    out[key] = a[start:end][mask]
+                except Exception as exc:  # noqa: BLE001 - a chunk that cannot be decoded
+                    raise self.stores[k].damaged(f"data/{key}", start, end, exc) from None
         out.update({key: a[start:end][mask] for key, a in selection.frames.items()})
         out.update({key: v[mask] for key, v in labels.items()})
         return out

@@ -58,12 +58,12 @@ class MotionEpisodes:
             for k in range(s.n_episodes):
                 if limit is not None and len(out.rgb) >= limit:
                     return out
-                sl = s.episode_slice(k)
-                out.rgb.append(s.group["data/rgb"][sl])
-                out.joints.append(s.group["data/joints"][sl].astype(np.float64))
-                out.tip.append(s.group["data/tip"][sl][:, :3].astype(np.float64))
-                out.motion.append(int(s.group["meta/motion"][k]))
-                out.seed.append(int(s.group["meta/seed"][k]))
+                ep = s.episode(k)
+                out.rgb.append(ep["rgb"])
+                out.joints.append(ep["joints"].astype(np.float64))
+                out.tip.append(ep["tip"][:, :3].astype(np.float64))
+                out.motion.append(int(ep["motion"]))
+                out.seed.append(int(ep["seed"]))
         if not out.rgb:
             raise StoreError(f"{url}: holds no episodes")
         return out

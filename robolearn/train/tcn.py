@@ -79,12 +79,12 @@ class Episodes:
             if pose and not set(POSE_KEYS) <= set(store.frame_features):
                 raise StoreError(f"{store.source}: no pose labels ({', '.join(POSE_KEYS)}): the supervised baseline "
                                  "trains on a motion store (robolearn/MotionKuka-v0 or MotionPanda-v0)")  # fmt: skip
-            rgb = store.group["data/rgb"]
             for k in np.flatnonzero(pick):
                 sl = store.episode_slice(int(k))
-                parts.append(rgb[sl])
+                parts.append(store.read("data/rgb", sl.start, sl.stop))
                 if pose:
-                    poses.append(pose_labels(store.group["data/joints"][sl], store.group["data/tip"][sl]))
+                    poses.append(pose_labels(store.read("data/joints", sl.start, sl.stop),
+                                             store.read("data/tip", sl.start, sl.stop)))  # fmt: skip
                 lengths.append(sl.stop - sl.start)
         self.rgb = np.concatenate(parts) if parts else np.zeros((0,), np.uint8)
         self.pose = np.concatenate(poses) if poses else None
