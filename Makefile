@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.13.0
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: install demo test test-all bench pictures clean
+.PHONY: install demo test test-all bench pictures clean xla-venv
 
 install: $(STAMP)
 
@@ -42,3 +42,11 @@ pictures: install
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
+
+# The TPU path on this machine's CPU (PJRT_DEVICE=CPU): torch_xla 2.9 needs torch 2.9 (PyPI's build, which pulls
+# ~3 GB of CUDA wheels just to import), so it lives in its own venv, not in CI. Then, e.g.:
+#   PJRT_DEVICE=CPU .venv-xla/bin/robolearn train policies/tcn.toml --store DATA --steps 4 --out out/tcn_xla
+xla-venv:
+	test -x .venv-xla/bin/python || $(PYTHON) -m venv .venv-xla
+	.venv-xla/bin/python -m pip --disable-pip-version-check -q install "torch==2.9.0" "torch_xla==2.9.0"
+	.venv-xla/bin/python -m pip --disable-pip-version-check -q install -e .
