@@ -41,6 +41,7 @@ from robolearn.train.run import (
     adamw,
     learning_rate,
     resume_from,
+    resume_optimizer,
     run_folder,
     save_checkpoint,
     set_lr,
@@ -262,10 +263,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     opt = adamw(model, cfg.optim)
     run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "loader_streams": loader.streams,
                 "in_memory": in_memory, "renderers": data["renderers"]}  # fmt: skip
-    start = resume_from(prior, model, opt, model_name="GraspCNN", train_cls=TrainConfig,
-                        run_meta=run_meta, train_keys=RESUME_KEYS,
-                        meta_keys=("processes", "loader_streams", "in_memory"))  # fmt: skip
+    start = resume_from(prior, model, model_name="GraspCNN", train_cls=TrainConfig, run_meta=run_meta,
+                        train_keys=RESUME_KEYS, meta_keys=("processes", "loader_streams", "in_memory"))  # fmt: skip
     model, opt = acc.prepare(model, opt)
+    resume_optimizer(prior, opt)
     raw = acc.unwrap_model(model)
     log = Log(out, config=cfg.model_dump(), start=start, steps=cfg.steps, main=acc.is_main_process,
               progress=progress)  # fmt: skip

@@ -3,7 +3,8 @@
     acc = accelerator(device=..., precision=..., deterministic=...)   # CPU / CUDA / TPU, bf16, DDP
     out, prior = run_folder(cfg.out, resume=resume)                    # refuses a run folder it would overwrite
     opt = adamw(model, cfg.optim)
-    start = resume_from(prior, ...)                                     # refuses a resume that would change the run
+    start = resume_from(prior, model, ...)                              # refuses a resume that would change the run
+    model, opt = acc.prepare(model, opt); resume_optimizer(prior, opt)
     log = Log(out, start=start, steps=cfg.steps, main=acc.is_main_process)
     for step in range(start, cfg.steps):
         set_lr(opt, learning_rate(step, cfg.steps, cfg.optim))
@@ -136,12 +137,12 @@ def warm_start(model: torch.nn.Module, path: str, *, model_name: str, config: Co
     checkpoint.load_weights(model, Path(path))
 
 
-def resume_from(prior: Path | None, model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, model_name: str,
-                train_cls: type[Config], run_meta: dict[str, Any], train_keys: tuple[str, ...],
-                meta_keys: tuple[str, ...]) -> int:  # fmt: skip
-    """The step to start from: 0 without a checkpoint; else the checkpoint's, after loading its weights and
-    optimizer state, once its run is shown to be the same: the `train_keys` of its training config (read as
-    `train_cls`, so fields added since hold their defaults) and its `meta_keys` equal `run_meta`'s."""
+def resume_from(prior: Path | None, model: torch.nn.Module, *, model_name: str, train_cls: type[Config],
+                run_meta: dict[str, Any], train_keys: tuple[str, ...], meta_keys: tuple[str, ...]) -> int:  # fmt: skip
+    """The step to start from: 0 without a checkpoint; else the checkpoint's, after loading its weights, once its
+    run is shown to be the same: the `train_keys` of its training config (read as `train_cls`, so fields added since
+    hold their defaults) and its `meta_keys` equal `run_meta`'s. The optimizer's state comes after the accelerator
+    has placed the model (`resume_optimizer`)."""
     if prior is None:
         return 0
     meta = checkpoint.read_config(prior)
@@ -157,8 +158,14 @@ def resume_from(prior: Path | None, model: torch.nn.Module, optimizer: torch.opt
             raise ConfigError(f"--resume: {key} {run_meta[key]} now, {meta[key]} in {prior}: the batches would "
                               "differ from the interrupted run's")  # fmt: skip
     checkpoint.load_weights(model, prior)
-    checkpoint.load_optimizer(optimizer, prior)
     return int(meta["step"])
+
+
+def resume_optimizer(prior: Path | None, optimizer) -> None:
+    """Load the checkpoint's optimizer state into `optimizer` as `acc.prepare` returned it: after the model is on
+    its device, whose parameters the state must be keyed by (on XLA, moving a model makes new parameter objects)."""
+    if prior is not None:
+        checkpoint.load_optimizer(getattr(optimizer, "optimizer", optimizer), prior)
 
 
 def save_checkpoint(acc, path: Path, *, model: torch.nn.Module, model_name: str, config: dict[str, Any], step: int,

@@ -204,9 +204,10 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
     opt = run.adamw(model, cfg.optim)
     run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "views": n_views,
                 "held_out_views": held_views}  # fmt: skip
-    start = run.resume_from(prior, model, opt, model_name="TCN", train_cls=TCNTrainConfig, run_meta=run_meta,
+    start = run.resume_from(prior, model, model_name="TCN", train_cls=TCNTrainConfig, run_meta=run_meta,
                             train_keys=RESUME_KEYS, meta_keys=("processes",))  # fmt: skip
     model, opt = acc.prepare(model, opt)
+    run.resume_optimizer(prior, opt)
     raw = acc.unwrap_model(model)
     log = run.Log(out, config=cfg.model_dump(), start=start, steps=cfg.steps, main=acc.is_main_process,
                   progress=progress, desc="train tcn")  # fmt: skip
