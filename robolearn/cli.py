@@ -17,9 +17,10 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="robolearn: grasping data, models and evaluation in headless pybullet.\n\n"
-    "ENV is a registered id (robolearn/GraspKuka-v0, robolearn/GraspPanda-v0, robolearn/KukaDiverse-v0) "
-    "or an env TOML file such as envs/kuka_diverse.toml.",
+    help="robolearn: grasping data and multi-view video, grasp CNNs and time-contrastive networks, evaluation in "
+    "headless pybullet.\n\n"
+    "ENV is a registered id (`robolearn envs` lists them: robolearn/KukaDiverse-v0, GraspKuka-v0, GraspPanda-v0, "
+    "MotionKuka-v0, MotionPanda-v0) or an env TOML file such as envs/kuka_diverse.toml.",
 )
 
 
@@ -37,7 +38,7 @@ def _root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
     ] = False,
 ) -> None:
-    """robolearn: grasping data, models and evaluation in headless pybullet."""
+    """robolearn: grasping data and multi-view video, models and evaluation in headless pybullet."""
 
 
 class UsageError(Exception):
