@@ -43,17 +43,17 @@ def last_line(err: str) -> str:
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_collect_stops_on_a_signal_and_resumes(tmp_path, sig, code, run_cli):
-    campaign = write_campaign(tmp_path, episodes=40)
+    campaign = write_campaign(tmp_path, episodes=16)
     proc = start("collect", str(campaign))
     wait_for(lambda: len(episodes_by_index(tmp_path / "ds")) >= 2)
     rc, err = stop(proc, sig)
     kept = len(episodes_by_index(tmp_path / "ds"))
-    assert rc == code and 2 <= kept < 40
+    assert rc == code and 2 <= kept < 16
     line = last_line(err)
-    assert line.startswith("interrupted: ") and f"{kept} of 40 episodes are kept" in line and "--resume" in line
+    assert line.startswith("interrupted: ") and f"{kept} of 16 episodes are kept" in line and "--resume" in line
     done = run_cli("collect", str(campaign), "--resume")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert sorted(episodes_by_index(tmp_path / "ds")) == list(range(40))  # every index once
+    assert sorted(episodes_by_index(tmp_path / "ds")) == list(range(16))  # every index once
 
 
 def test_train_stops_on_ctrl_c_and_resumes(tmp_path, run_cli):

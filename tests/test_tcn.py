@@ -152,6 +152,7 @@ def test_robolearn_train_trains_a_tcn_resumes_exactly_and_refuses_bad_input(tmp_
     summary = json.loads((tmp_path / "full" / "summary.json").read_text())
     assert summary["views"] == 3 and summary["held_out_views"] == [2] and summary["val_episodes"] > 0
     assert 0 <= summary["val"]["alignment_error"] < 0.5 and summary["best_alignment_error"] is not None
+    assert 0 <= summary["val"]["alignment_error_held_out_views"] < 1  # the pairs (2, 0), (2, 1), (0, 2), (1, 2)
     assert (tmp_path / "full" / "tb").is_dir() and (tmp_path / "full" / "metrics.jsonl").read_text().count("\n") == 2
     # stopped after its step-20 checkpoint (what a kill leaves: the later checkpoint gone) and resumed: the same
     # weights as the uninterrupted run
@@ -201,3 +202,12 @@ def test_the_other_losses_train_too(tmp_path, loss):
     summary = train(load_toml(tcn_toml(tmp_path), TCNTrainConfig, overrides=overrides), progress=False)
     assert summary["loss"] == loss and summary["val"]["alignment_error"] is not None
     assert (tmp_path / "run" / "checkpoints" / "step-0000006" / "model.safetensors").exists()
+
+
+def test_held_out_view_pairs_are_those_with_a_held_out_view_in_them():
+    from robolearn.train.tcn import view_pairs_of
+
+    seen, held = view_pairs_of(4, [3])
+    assert seen == [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
+    assert held == [(0, 3), (1, 3), (2, 3), (3, 0), (3, 1), (3, 2)]
+    assert view_pairs_of(3, []) == ([(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)], [])
