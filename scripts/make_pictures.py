@@ -1,5 +1,6 @@
-"""Pictures for the README: each env's camera view (PNG, at the env's resolution and at 256 px) and a
-GIF of one oracle episode, written to docs/img/.
+"""Pictures for the README: each grasping env's camera view (PNG, at the env's resolution and at 256 px) and a
+GIF of one oracle episode; for the motion envs, one episode's 4 views side by side (the KUKA above, the Panda playing
+the same path below). Written to docs/img/.
 
     python scripts/make_pictures.py
 """
@@ -8,7 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from robolearn.envs import ENV_IDS, make_env
+import numpy as np
+
+from robolearn.collection.record import record_episode
+from robolearn.envs import ENV_IDS, MOTION_ENV_IDS, make_env
 from robolearn.evaluation.media import write_gif, write_png
 from robolearn.evaluation.rollout import rollout
 from robolearn.policies.registry import make_policy
@@ -34,6 +38,16 @@ def main() -> None:
         finally:
             big.close()
         print(f"{env_id}: wrote docs/img/{preset}_view.png, {preset}_view_256.png, {preset}_oracle.gif")
+    videos = []
+    for env_id in MOTION_ENV_IDS:  # seed 2: a grasp
+        env = make_env(env_id, objects={"split": "test"})
+        try:
+            frames, _ = record_episode(env, env.task.oracle(env), 2)
+        finally:
+            env.close()
+        videos.append(np.concatenate(list(frames["rgb"].transpose(1, 0, 2, 3, 4)), axis=2))  # (T, H, V*W, 3)
+    write_gif(OUT / "motion_views.gif", list(np.concatenate(videos, axis=1)), fps=8, min_size=128)
+    print("motion envs: wrote docs/img/motion_views.gif")
 
 
 if __name__ == "__main__":
