@@ -10,7 +10,8 @@ HEADER = "# Benchmarks\n\nEach section is written by the command it names.\n\n"
 def replace_section(path: Path, heading: str, text: str) -> None:
     """Put `text` (starting with `heading`, a '## ' line) in place of the section of that heading."""
     old = path.read_text() if path.exists() else HEADER
-    start = old.find(heading)
+    title = heading.split(" (", 1)[0]  # the heading's date and command change from run to run; its title does not
+    start = next((i for i in (old.find(heading), old.find(title + " (")) if i >= 0), -1)
     if start < 0:  # a new section goes at the end
         path.write_text(old.rstrip() + "\n\n" + text)
         return

@@ -216,21 +216,27 @@ def _fit_alone(cfg_json: str) -> None:
     train(TrainConfig.model_validate_json(cfg_json), resume=True, progress=False)
 
 
-def fit_parallel(cfgs: list[TrainConfig], parallel: int) -> list[str]:
-    """Train `cfgs` `parallel` at a time, one thread each (two runs on two cores beat one run on both)."""
-    todo = [c for c in cfgs if not trained(c)]
+def run_parallel(target, cfgs: list, parallel: int, finished) -> None:
+    """`target(cfg JSON)` in a process of its own for each of `cfgs` not `finished` yet, `parallel` at a time (two
+    runs of one thread each on two cores beat one run on both); SystemExit naming any that did not finish."""
+    todo = [c for c in cfgs if not finished(c)]
     ctx = mp.get_context("spawn")
     for i in range(0, len(todo), parallel):
-        procs = [ctx.Process(target=_fit_alone, args=(c.model_dump_json(),)) for c in todo[i : i + parallel]]
-        print(f"training {', '.join(Path(c.out).name for c in todo[i : i + parallel])} ({cfgs[0].steps} steps each)",
-              flush=True)  # fmt: skip
+        group = todo[i : i + parallel]
+        print(f"training {', '.join(Path(c.out).name for c in group)} ({group[0].steps} steps each)", flush=True)
+        procs = [ctx.Process(target=target, args=(c.model_dump_json(),)) for c in group]
         for p in procs:
             p.start()
         for p in procs:
             p.join()
-    missing = [c.out for c in cfgs if not trained(c)]
+    missing = [c.out for c in cfgs if not finished(c)]
     if missing:
         raise SystemExit(f"error: training failed for {', '.join(missing)} (a rerun continues them)")
+
+
+def fit_parallel(cfgs: list[TrainConfig], parallel: int) -> list[str]:
+    """Train the grasp CNNs of `cfgs`, `parallel` at a time, one thread each; their checkpoints."""
+    run_parallel(_fit_alone, cfgs, parallel, trained)
     return [trained(c) for c in cfgs]
 
 
