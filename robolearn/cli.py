@@ -427,10 +427,10 @@ def eval_embedding_cmd(
     reports = {}
     for name, embed in embedders.items():
         typer.echo(f"evaluating {name} ...", err=True)
-        reports[name] = em.evaluate(embed, test, train=train, cross=cross, held_out_views=held)
+        feats = em.embed_episodes(embed, test)
+        reports[name] = em.evaluate(embed, test, feats=feats, train=train, cross=cross, held_out_views=held)
         if name in models:
             out.mkdir(parents=True, exist_ok=True)
-            feats = em.embed_episodes(embed, test)
             em.pca_picture(out / f"pca_{name}.png", feats, f"{name}: held-out episodes, view 0")
             em.alignment_video(out / f"alignment_{name}.mp4", feats, test)
     meta = {"store": store, "train_store": train_store, "cross_store": cross_store, "held_out_views": list(held),

@@ -19,7 +19,7 @@ from robolearn.collection.record import record_episode
 from robolearn.config import ConfigError
 from robolearn.data.info import campaign_manifest, location, shard_paths
 from robolearn.data.integrity import ChunkProblem, chunk_problems, lost_shards
-from robolearn.data.store import ENDS, WRITE_EVERY_CHUNK, StoreError
+from robolearn.data.store import ENDS, WRITE_EVERY_CHUNK, StoreError, episodes_holding
 from robolearn.envs import build_env
 from robolearn.policies.registry import make_policy
 
@@ -97,7 +97,8 @@ def _repair_shard(shard: str, problems: list[ChunkProblem], cfg: CampaignConfig,
 def _rows(key: str, r0: int, r1: int, episodes: dict, ends: np.ndarray) -> np.ndarray:
     """Frames r0..r1-1 of `key`, from the collected-again episodes that hold them."""
     parts = []
-    for k in range(int(np.searchsorted(ends, r0, side="right")), int(np.searchsorted(ends, r1 - 1, side="right")) + 1):
+    first, last = episodes_holding(ends, r0, r1)
+    for k in range(first, last + 1):
         start = int(ends[k - 1]) if k else 0
         frames = episodes[k][0][key]
         parts.append(frames[max(r0, start) - start : min(r1, int(ends[k])) - start])

@@ -109,20 +109,25 @@ def summarize(path: str | Path) -> dict[str, Any]:
 
 def check(path: str | Path) -> list[str]:
     """Every chunk of every shard decoded: one line per lost shard, lost or damaged chunk (naming the shard, the
-    array and the episodes) and per episode holding a NaN or infinite float."""
+    array and the episodes) and per episode holding a NaN or infinite float. Each chunk is decoded once, by reading
+    the episodes; a store where a read fails is then searched chunk by chunk for every damaged one."""
     from robolearn.data.integrity import chunk_problems, lost_shards
 
     problems = [f"{shard}: holds chunks but no zarr.json (its metadata is lost)" for shard in lost_shards(str(path))]
     for store in dataset_stores(path, verify=False):
-        damaged = chunk_problems(store.source, read=True)
-        problems += [p.line() for p in damaged]
-        broken = {k for p in damaged for k in range(p.episodes[0], p.episodes[1] + 1)}
+        damaged = chunk_problems(store.source)  # lost chunks, found by listing
+        not_finite = []
         for k in range(store.n_episodes):
-            if k in broken:
+            if any(p.episodes[0] <= k <= p.episodes[1] for p in damaged):
                 continue
-            episode = store.episode(k)
+            try:
+                episode = store.episode(k)
+            except StoreError:  # a chunk that cannot be decoded: name every one of this store's
+                damaged = chunk_problems(store.source, read=True)
+                continue
             bad = [key for key, v in episode.items()
                    if np.asarray(v).dtype.kind == "f" and not np.isfinite(np.asarray(v, np.float64)).all()]  # fmt: skip
             if bad:
-                problems.append(f"{store.source}: episode {k} has NaN or infinite values in {', '.join(bad)}")
+                not_finite.append(f"{store.source}: episode {k} has NaN or infinite values in {', '.join(bad)}")
+        problems += [p.line() for p in damaged] + not_finite
     return problems

@@ -18,7 +18,7 @@ import numpy as np
 import zarr
 
 from robolearn.data.info import join, location, shard_paths
-from robolearn.data.store import ENDS, StoreError
+from robolearn.data.store import ENDS, StoreError, episodes_holding, valid_prefix
 
 
 @dataclass(frozen=True)
@@ -93,16 +93,12 @@ def chunk_problems(source: str, *, read: bool = False) -> list[ChunkProblem]:
         ends = np.asarray(ends_arr[:lost_from], np.int64)
     except Exception:  # noqa: BLE001 - reported above when read; the episodes' frames are then unknown too
         ends = np.zeros(0, np.int64)
-    ends = ends[: np.argmax(ends <= 0)] if (ends <= 0).any() else ends
+    ends = ends[: valid_prefix(ends)]
     frames = int(ends[-1]) if len(ends) else 0
-
-    def episodes_of_frames(r0: int, r1: int) -> tuple[int, int]:
-        return int(np.searchsorted(ends, r0, side="right")), int(np.searchsorted(ends, r1 - 1, side="right"))
-
     for key in _arrays(group)[:-1]:
         if key.startswith("data/"):
             rows = group[key].shape[0] if len(ends) < committed else frames  # past a lost commit record: all
-            check(key, min(rows, group[key].shape[0]), episodes_of_frames)
+            check(key, min(rows, group[key].shape[0]), lambda r0, r1: episodes_holding(ends, r0, r1))
         else:
             check(key, min(committed, group[key].shape[0]), lambda r0, r1: (r0, r1 - 1))
     return problems

@@ -47,7 +47,12 @@ def _chunk_len(feature: Feature, target_bytes: int = 1 << 20) -> int:
     return int(max(1, min(4096, target_bytes // max(item, 1))))
 
 
-def _valid_prefix(ends: np.ndarray) -> int:
+def episodes_holding(ends: np.ndarray, start: int, stop: int) -> tuple[int, int]:
+    """The first and last episodes (ending at `ends`, cumulative) that hold frames `start`..`stop - 1`."""
+    return int(np.searchsorted(ends, start, side="right")), int(np.searchsorted(ends, stop - 1, side="right"))
+
+
+def valid_prefix(ends: np.ndarray) -> int:
     """Number of leading entries that are committed: positive and strictly increasing."""
     n, prev = 0, 0
     for e in ends:
@@ -68,7 +73,7 @@ class EpisodeStore:
         self.frame_features = {k: Feature.from_json(v) for k, v in attrs["frame_features"].items()}
         self.episode_features = {k: Feature.from_json(v) for k, v in attrs["episode_features"].items()}
         ends = group[ENDS][:]
-        self._n = _valid_prefix(ends)
+        self._n = valid_prefix(ends)
         self._ends = ends[: self._n].astype(np.int64)
 
     # -- opening --------------------------------------------------------------------------
@@ -252,15 +257,10 @@ class EpisodeStore:
     def damaged(self, key: str, start: int, stop: int, exc: BaseException) -> StoreError:
         """The one-line error for rows `start`..`stop` of array `key` that could not be decoded."""
         rows = "frames" if key.startswith("data/") else "episodes"
-        first, last = self.episodes_of(start, stop) if key.startswith("data/") else (start, stop - 1)
+        first, last = episodes_holding(self._ends, start, stop) if key.startswith("data/") else (start, stop - 1)
         return StoreError(f"{self.source}: {key} {rows} {start}-{stop - 1} (episodes {first}-{last}) cannot be read "
                           f"({type(exc).__name__}): a damaged chunk; `robolearn info DATASET --check` names every "
                           "one, `--repair` collects those episodes again")  # fmt: skip
-
-    def episodes_of(self, start: int, stop: int) -> tuple[int, int]:
-        """The first and last committed episodes holding frames `start`..`stop - 1`."""
-        return (int(np.searchsorted(self._ends, start, side="right")),
-                int(np.searchsorted(self._ends, stop - 1, side="right")))  # fmt: skip
 
     @property
     def attrs(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ On held-out episodes of a motion store (robolearn.envs.motion), every embedder i
 - across arms: with `cross` (the other arm's episodes of the same seeds: the same paths, the same cameras), the
   alignment error and tau between the two arms' videos of each camera.
 
-Embedders: a TCN checkpoint (any training loss), the same network untrained, and raw pixels (16 x 16, standardised).
+Embedders: a TCN checkpoint (any training loss), the same network untrained, and raw pixels (16 x 16, in [0, 1]).
 """
 
 from __future__ import annotations
@@ -204,15 +204,16 @@ def _rows(feats: list[np.ndarray], eps: MotionEpisodes, views: list[int]) -> tup
     return x, y
 
 
-def evaluate(embed: Embedder, test: MotionEpisodes, *, train: MotionEpisodes | None = None,
-             cross: MotionEpisodes | None = None, held_out_views: tuple[int, ...] = (),
-             seed: int = 0) -> dict[str, Any]:  # fmt: skip
-    """Every metric of one embedder (module docstring)."""
+def evaluate(embed: Embedder, test: MotionEpisodes, *, feats: list[np.ndarray] | None = None,
+             train: MotionEpisodes | None = None, cross: MotionEpisodes | None = None,
+             held_out_views: tuple[int, ...] = (), seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """Every metric of one embedder (module docstring); `feats`: `embed_episodes(embed, test)` where the caller has
+    it already (for pictures), so the held-out episodes are embedded once."""
     from robolearn.envs.motion import MOTIONS
 
     views = test.views
     seen = [v for v in range(views) if v not in held_out_views]
-    feats = embed_episodes(embed, test)
+    feats = embed_episodes(embed, test) if feats is None else feats
     seen_pairs = list(itertools.permutations(seen, 2))
     held_pairs = [(i, j) for i, j in itertools.permutations(range(views), 2) if i in held_out_views or j in held_out_views]  # fmt: skip
     taus = tau_between_episodes(feats, test.motion, seen, seed=seed)

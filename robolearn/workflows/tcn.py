@@ -121,10 +121,11 @@ def evaluate_seed(cfg: TCNExperimentConfig, seed: int, checkpoints: dict[str, st
     embedders["pixels"] = em.pixel_embedder()
     reports = {}
     for name, embed in embedders.items():
-        reports[name] = em.evaluate(embed, test, train=train, cross=cross, held_out_views=(HELD_OUT_VIEW,), seed=seed)
+        feats = em.embed_episodes(embed, test)
+        reports[name] = em.evaluate(embed, test, feats=feats, train=train, cross=cross,
+                                    held_out_views=(HELD_OUT_VIEW,), seed=seed)  # fmt: skip
         if name == "tcn":
             folder.mkdir(parents=True, exist_ok=True)
-            feats = em.embed_episodes(embed, test)
             em.pca_picture(folder / "pca_tcn.png", feats, f"multi-view TCN, seed {seed}: held-out episodes, view 0")
             em.alignment_video(folder / "alignment_tcn.mp4", feats, test)
     em.write_report(folder, reports, {"seed": seed, "checkpoints": checkpoints, "held_out_views": [HELD_OUT_VIEW],
