@@ -76,13 +76,18 @@ def eval_cmd(
     force: Annotated[
         bool, typer.Option(help="--out may hold an earlier evaluation: its report, plot and videos are replaced")
     ] = False,
+    resume: Annotated[
+        bool, typer.Option(help="--out holds this evaluation, interrupted: play only the episodes it lacks")
+    ] = False,
 ) -> None:
     """Evaluate policies side by side on the same episode seeds: success with a 95% Wilson interval,
     per-object success, speed; a comparison table, a plot and videos with --out.
 
-    Evaluation seeds lie below 2^31 and collected ones at or above, so no evaluation scene was trained on."""
+    With --out, every 10 finished episodes are kept in <out>/episodes.jsonl as they end, so an interrupted
+    evaluation continues with the same command and --resume. Evaluation seeds lie below 2^31 and collected ones at
+    or above, so no evaluation scene was trained on."""
     from robolearn.collection.campaign import EVAL_SEED_LIMIT
-    from robolearn.evaluation.compare import eval_report, evaluate_policies, write_eval_folder
+    from robolearn.evaluation.compare import JOURNAL, eval_report, evaluate_policies, write_eval_folder, write_videos
     from robolearn.policies.registry import policy_config
 
     if episodes < 1:
@@ -95,7 +100,12 @@ def eval_cmd(
         raise UsageError(f"--workers: got {workers}, must be at least 1")
     _check_writable(gif, "--gif")
     _check_writable(json_out, "--json")
-    _check_new_folder(out, "--out", force)
+    if resume and force:
+        raise UsageError("--resume and --force: choose one (continue the evaluation in --out, or start it again)")
+    if resume and (out is None or not (out / JOURNAL).is_file()):
+        raise UsageError(f"--resume: {'no --out given' if out is None else f'{out} holds no {JOURNAL}'}; nothing "
+                         "to resume")  # fmt: skip
+    _check_new_folder(out, "--out", force or resume)
     if videos and out is None:
         raise UsageError(f"--videos {videos}: the videos go in the --out folder; give --out too")
     if videos < 0:
@@ -109,29 +119,43 @@ def eval_cmd(
         configs[Path(spec).stem if spec.endswith(".toml") else spec] = cfg
     seeds = range(seed, seed + episodes)
     record = {name: max(videos if out else 0, 1 if gif and k == 0 else 0) for k, name in enumerate(configs)}
+    if out and not resume:
+        for old in [*out.glob("*_episode*.mp4"), *(out / name for name in (JOURNAL, "report.json", "comparison.md",
+                                                                          "success.png"))]:  # fmt: skip
+            old.unlink(missing_ok=True)  # --force: nothing of the earlier run stays beside this one
+    mp4 = write_videos(out) if out else None
+    first = next(iter(configs))
+
+    def on_frames(name: str, k: int, frames: list) -> None:
+        if mp4 is not None and k < videos:
+            mp4(name, k, frames)
+        if gif and name == first and k == 0:
+            from robolearn.evaluation.media import write_gif
+
+            write_gif(gif, frames)
+
     try:
-        results, reports = evaluate_policies(env, configs, seeds, objects=objects, workers=workers, record=record)
+        results, _ = evaluate_policies(env, configs, seeds, objects=objects, workers=workers, record=record,
+                                       journal=out / JOURNAL if out else None, resume=resume, on_frames=on_frames)  # fmt: skip
     except KeyboardInterrupt as exc:
         from robolearn.signals import interrupted
 
-        raise interrupted("no report written: an evaluation writes its results once every episode is done; run it "
-                          "again to evaluate", exc) from None  # fmt: skip
+        if out is None:
+            message = "no report written: without --out no episode is kept; run it again (with --out to be resumable)"
+        else:
+            message = (f"finished episodes kept in {out / JOURNAL}; add --resume to the same command to play only "
+                       "the rest")  # fmt: skip
+        raise interrupted(message, exc) from None
     report_json = eval_report(env, objects, seeds, results)
     # Files first, printing after: a closed stdout (`| head`) must not cost the evaluation's results.
     written = []
-    if gif:
-        from robolearn.evaluation.media import write_gif
-
-        write_gif(gif, next(iter(reports.values())).frames)
+    if gif and gif.exists():
         written.append(gif)
     if json_out:
         json_out.write_text(json.dumps(report_json, indent=2))
         written.append(json_out)
     if out:
-        for old in [*out.glob("*_episode*.mp4"), *(out / name for name in ("report.json", "comparison.md",
-                                                                          "success.png"))]:  # fmt: skip
-            old.unlink(missing_ok=True)  # --force: nothing of the earlier run stays beside this one
-        write_eval_folder(out, report_json, reports, videos)
+        write_eval_folder(out, report_json)
         written.append(f"{out}/report.json, comparison.md, success.png" + (", videos" if videos else ""))
     for name, r in results.items():
         (lo, hi), ms = r["success_ci95"], r["ms_per_episode"]

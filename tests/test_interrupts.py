@@ -77,10 +77,43 @@ def test_train_stops_on_ctrl_c_and_resumes(tmp_path, run_cli):
     assert summary["steps"] == 400 and 10 <= summary["resumed_from"] < 400
 
 
-def test_eval_stops_on_ctrl_c_without_a_traceback(tmp_path):
-    proc = start("eval", "--env", "robolearn/GraspKuka-v0", "--policy", "random", "--episodes", "400", "--workers",
-                 "2", "--out", str(tmp_path / "eval"))  # fmt: skip
-    time.sleep(8)  # the workers are up and playing episodes
+def test_eval_stops_on_ctrl_c_and_resumes(tmp_path, run_cli):
+    out = tmp_path / "eval"
+    args = ["eval", "--env", "robolearn/GraspKuka-v0", "--policy", "random", "--episodes", "200", "--workers", "2",
+            "--out", str(out)]  # fmt: skip
+    proc = start(*args)
+    journal = out / "episodes.jsonl"
+    wait_for(lambda: journal.is_file() and len(journal.read_text().splitlines()) >= 3)  # header + 2 chunks
     rc, err = stop(proc, signal.SIGINT)
-    assert rc == 130 and last_line(err).startswith("interrupted: no report written")
-    assert not (tmp_path / "eval" / "report.json").exists()
+    assert rc == 130
+    line = last_line(err)
+    assert line.startswith("interrupted: finished episodes kept in") and "--resume" in line
+    assert not (out / "report.json").exists()
+    kept = {e["seed"]: e for row in journal.read_text().splitlines()[1:] for e in json.loads(row)["episodes"]}
+    assert 20 <= len(kept) < 200
+    done = run_cli(*args, "--resume")
+    assert done.returncode == 0, done.stderr[-2000:]
+    episodes = json.loads((out / "report.json").read_text())["per_episode"]
+    assert [e["seed"] for e in episodes] == list(range(1_000_000, 1_000_200))  # each seed once, in order
+    assert all(e == kept[e["seed"]] for e in episodes if e["seed"] in kept)  # kept, not played again
+    other = run_cli(*args[:4], "oracle", *args[5:], "--resume")  # another policy: not this evaluation
+    assert other.returncode == 2 and "is a different evaluation" in other.stderr.strip().splitlines()[-1]
+
+
+
+def test_eval_journal_drops_a_line_cut_short_and_plays_it_again(tmp_path):
+    from robolearn.evaluation.compare import CHUNK, evaluate_policies
+    from robolearn.policies.registry import PolicyConfig
+
+    seeds, configs = range(7, 7 + CHUNK + 3), {"random": PolicyConfig(name="random")}
+    whole, _ = evaluate_policies("robolearn/GraspKuka-v0", configs, seeds, progress=False)
+    journal = tmp_path / "episodes.jsonl"
+    evaluate_policies("robolearn/GraspKuka-v0", configs, seeds, progress=False, journal=journal)
+    header, first, second = journal.read_text().splitlines()  # two chunks: CHUNK episodes, then 3
+    journal.write_text(f"{header}\n{first}\n{second[: len(second) // 2]}")  # killed while writing the second
+    resumed, _ = evaluate_policies("robolearn/GraspKuka-v0", configs, seeds, progress=False, journal=journal,
+                                   resume=True)  # fmt: skip
+    assert [e["seed"] for e in resumed["random"]["per_episode"]] == list(seeds)
+    strip = lambda eps: [{k: v for k, v in e.items() if k != "seconds"} for e in eps]  # noqa: E731
+    assert strip(resumed["random"]["per_episode"]) == strip(whole["random"]["per_episode"])
+    assert len(journal.read_text().splitlines()) == 3  # the cut line replaced by the replayed chunk

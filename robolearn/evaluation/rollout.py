@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -56,6 +56,25 @@ class RolloutReport:
     @property
     def successes(self) -> int:
         return sum(e.success for e in self.episodes)
+
+    @classmethod
+    def merge(cls, parts: list[RolloutReport], seconds: float) -> RolloutReport:
+        """One report of `parts` (chunks of episodes, in order), `seconds` of wall clock in all; the busy time
+        (cpu_s) is the parts' own time summed."""
+        return cls([e for p in parts for e in p.episodes], seconds, sum(p.physics_s for p in parts),
+                   sum(p.render_s for p in parts), sum(p.substeps for p in parts), [x for p in parts for x in p.frames],
+                   cpu_s=sum(p.seconds if p.cpu_s is None else p.cpu_s for p in parts))  # fmt: skip
+
+    def recorded(self) -> list[tuple[int, list[np.ndarray]]]:
+        """(seed, frames) of each episode whose frames the report keeps: the first observation and one per step."""
+        out, frames = [], self.frames
+        for ep in self.episodes:
+            if not frames:
+                break
+            n = ep.steps + 1
+            out.append((ep.seed, frames[:n]))
+            frames = frames[n:]
+        return out
 
     def per_object(self) -> dict[int, dict[str, int]]:
         """For each object id: episodes it was in the tray, and episodes it was the one lifted."""
@@ -139,11 +158,12 @@ def _run_seeds(seeds: list[int], record_first: int) -> RolloutReport:
 
 
 def rollout_parallel(env_spec: str, objects: str, policy_cfg, seeds: Iterable[int], *, workers: int,
-                     record_first: int = 0, progress: bool = False, desc: str = "episodes",
-                     chunk: int = 10) -> RolloutReport:  # fmt: skip
+                     record_first: int = 0, progress: bool = False, desc: str = "episodes", chunk: int = 10,
+                     on_part: Callable[[RolloutReport], None] | None = None) -> RolloutReport:  # fmt: skip
     """`rollout` on `workers` processes, each with its own env and policy (built from `env_spec`, an id or
     env TOML, and `policy_cfg`, a PolicyConfig), over chunks of `chunk` seeds; the report is the one a
-    single process would give (an episode is a function of its seed), with the wall clock as `seconds`."""
+    single process would give (an episode is a function of its seed), with the wall clock as `seconds`.
+    `on_part` sees each chunk's report, in this process, as it ends."""
     seeds = list(seeds)
     chunk = max(1, min(chunk, -(-len(seeds) // workers)))  # every worker gets some
     chunks = [seeds[i : i + chunk] for i in range(0, len(seeds), chunk)]
@@ -154,18 +174,23 @@ def rollout_parallel(env_spec: str, objects: str, policy_cfg, seeds: Iterable[in
                              initargs=(env_spec, objects, policy_cfg.model_dump_json())) as pool:  # fmt: skip
         futures = [pool.submit(_run_seeds, c, min(len(c), max(0, record_first - k * chunk)))
                    for k, c in enumerate(chunks)]  # fmt: skip
+        seen = set()
         try:
             for f in as_completed(futures):
                 part = f.result()
+                seen.add(f)
+                if on_part is not None:
+                    on_part(part)
                 done, successes = done + part.n, successes + part.successes
                 bar.update(part.n)
                 bar.set_postfix(success=f"{successes / done:.2f}")
         except BaseException:  # interrupted: drop the chunks not started; the workers end the ones they play
             pool.shutdown(wait=True, cancel_futures=True)
+            if on_part is not None:  # and those are kept
+                for f in futures:
+                    if f not in seen and f.done() and not f.cancelled() and f.exception() is None:
+                        on_part(f.result())
             raise
         parts = [f.result() for f in futures]
     bar.close()
-    return RolloutReport([e for p in parts for e in p.episodes], time.perf_counter() - t0,
-                         sum(p.physics_s for p in parts), sum(p.render_s for p in parts),
-                         sum(p.substeps for p in parts), [x for p in parts for x in p.frames],
-                         cpu_s=sum(p.seconds for p in parts))  # fmt: skip
+    return RolloutReport.merge(parts, time.perf_counter() - t0)

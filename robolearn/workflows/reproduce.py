@@ -43,7 +43,7 @@ import robolearn
 from robolearn.collection.campaign import CampaignConfig, prepare, run_local
 from robolearn.config import Config, ConfigError, load_toml
 from robolearn.envs import load_env_config
-from robolearn.evaluation.compare import eval_report, evaluate_policies, write_eval_folder
+from robolearn.evaluation.compare import JOURNAL, eval_report, evaluate_policies, write_eval_folder, write_videos
 from robolearn.evaluation.rollout import rollout_parallel, wilson_interval
 from robolearn.policies.registry import PolicyConfig
 
@@ -298,11 +298,12 @@ def comparison(cfg: ReproduceConfig, checkpoints: list[str]) -> dict[str, Policy
 
 def compare(cfg: ReproduceConfig, configs: dict[str, PolicyConfig]) -> dict[str, Any]:
     """One evaluation of `configs` on the same held-out scenes, in this process; its report (also in <out>/eval)."""
-    seeds = range(EVAL_SEED, EVAL_SEED + cfg.eval_episodes)
-    results, reports = evaluate_policies(cfg.env, configs, seeds, objects="test", workers=cfg.workers,
-                                         record={name: 2 for name in configs})  # fmt: skip
+    seeds, out = range(EVAL_SEED, EVAL_SEED + cfg.eval_episodes), Path(cfg.out) / "eval"
+    results, _ = evaluate_policies(cfg.env, configs, seeds, objects="test", workers=cfg.workers,
+                                   record={name: 2 for name in configs}, journal=out / JOURNAL, resume=True,
+                                   on_frames=write_videos(out))  # fmt: skip
     report = eval_report(cfg.env, "test", seeds, results)
-    write_eval_folder(Path(cfg.out) / "eval", report, reports, videos=2)
+    write_eval_folder(out, report)
     return report
 
 
