@@ -45,6 +45,7 @@ from robolearn.train.run import (
     run_folder,
     save_checkpoint,
     set_lr,
+    set_threads,
     warm_start,
 )
 
@@ -255,6 +256,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
             file=sys.stderr,
         )
 
+    threads = set_threads(cfg.threads, 0 if in_memory else loader.workers)
+
     # -- model, optimizer, resume ---------------------------------------------------------------
     set_seed(cfg.seed)
     model = GraspCNN(mcfg)
@@ -351,6 +354,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
         "val_frames": report.get("frames"),
         "val_source": data["val_source"],
         "in_memory": in_memory,
+        "threads": threads,
         "loader_startup_s": startup if steps_run else None,
         "samples_per_s": steps_run * cfg.data.batch_size * acc.num_processes / seconds if steps_run else None,
         "loader_wait_fraction": wait / (wait + compute) if steps_run else None,

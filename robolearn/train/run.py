@@ -55,6 +55,8 @@ class RunConfig(Config):
 
     optim: OptimConfig = Field(default_factory=OptimConfig)
     steps: int = Field(2000, ge=1)
+    threads: int = Field(0, ge=0, description="torch threads of the training process; 0: OMP_NUM_THREADS where set, "
+                         "else the cores it may use less the loader workers reading beside it (docs/BENCHMARKS.md)")  # fmt: skip
     eval_every: int = Field(250, ge=1)
     checkpoint_every: int = Field(250, ge=1)
     log_every: int = Field(25, ge=1)
@@ -69,6 +71,22 @@ class RunConfig(Config):
     out: str = "out/run"
     init_from: str | None = Field(None, description="warm start: a checkpoint of the same model whose weights start "
                                   "the run")  # fmt: skip
+
+
+def set_threads(setting: int, loader_workers: int = 0) -> int:
+    """Set and return torch's thread count for a training process: `setting`, or for 0 OMP_NUM_THREADS where the
+    environment sets it, else the cores this process may run on less the loader processes reading beside it (at
+    least 1). torch's threads spin waiting for each other: one that shares its core with a loader worker slows every
+    step (docs/BENCHMARKS.md, "Training threads")."""
+    if setting:
+        n = setting
+    elif os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
+        n = int(os.environ["OMP_NUM_THREADS"])
+    else:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        n = max(1, cores - loader_workers)
+    torch.set_num_threads(n)
+    return n
 
 
 def accelerator(*, device: str = "auto", precision: str = "no", deterministic: bool = False):

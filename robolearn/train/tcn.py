@@ -55,6 +55,9 @@ class TCNTrainConfig(run.RunConfig):
         description="npairs | triplet (multi-view) | single_view (triplets in time) | supervised (a baseline: the "
         "same network regresses the pose labels, joint angles and grasp point, through a linear head)",
     )
+    negatives: Literal["batch", "episode"] = Field(
+        "batch", description="npairs: a moment's negatives are every other moment of the batch, or only those of "
+        "its own episode (as when the official code's batch held one video)")  # fmt: skip
     margin: float = Field(0.2, gt=0, description="triplet and single_view: the margin")
     positive_radius: int = Field(2, ge=1, description="single_view: a positive at most this many frames away")
     negative_radius: int = Field(6, ge=2, description="single_view: a negative more than this many frames away")
@@ -62,7 +65,7 @@ class TCNTrainConfig(run.RunConfig):
     out: str = "out/tcn"
 
 
-RESUME_KEYS = ("preset", "model", "loss", "margin", "positive_radius", "negative_radius", "data", "optim", "seed",
+RESUME_KEYS = ("preset", "model", "loss", "negatives", "margin", "positive_radius", "negative_radius", "data", "optim", "seed",
                "precision")  # fmt: skip
 
 
@@ -173,6 +176,7 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
                           f"({cfg.data.memory_limit_mb}); raise it or train on fewer episodes")  # fmt: skip
     held = [held_out(s, cfg.data.holdout if not val_stores else 0.0, cfg.data.split_seed) for s in stores]
     train_eps = Episodes(stores, [~h for h in held], pose=cfg.loss == "supervised")
+    threads = run.set_threads(cfg.threads)  # no loader processes: the batches are cut in this one
     val_eps = Episodes(val_stores, [np.ones(s.n_episodes, bool) for s in val_stores]) if val_stores else Episodes(
         stores, held)  # fmt: skip
     if not len(train_eps):
@@ -263,7 +267,9 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
             e = embed(images, gen)
             labels = torch.from_numpy(idx).to(e.device)  # a moment's label: its frame index, unique to (episode, t)
             anchors, positives = e[: len(idx)], e[len(idx) :]
-            loss = (npairs_loss(anchors, positives, labels) if cfg.loss == "npairs"
+            groups = (torch.arange(cfg.data.episodes, device=e.device).repeat_interleave(cfg.data.window)
+                      if cfg.negatives == "episode" else None)  # fmt: skip
+            loss = (npairs_loss(anchors, positives, labels, groups=groups) if cfg.loss == "npairs"
                     else triplet_semihard_loss(e, torch.cat([labels, labels]), cfg.margin))  # fmt: skip
         acc.backward(loss)
         if cfg.optim.grad_clip:
@@ -292,7 +298,7 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
         "out": str(out), "checkpoint": str(step_dir(out / "checkpoints", cfg.steps)),
         "best_checkpoint": str(best.path) if best.value is not None else None, "best_alignment_error": best.value,
         "steps": cfg.steps, "resumed_from": start, "device": str(acc.device), "processes": acc.num_processes,
-        "precision": cfg.precision, "loss": cfg.loss, "image_size": size, "views": n_views,
+        "threads": threads, "precision": cfg.precision, "loss": cfg.loss, "image_size": size, "views": n_views,
         "held_out_views": held_views, "train_episodes": len(train_eps), "val_episodes": len(val_eps),
         "images_per_s": steps_run * per_step * acc.num_processes / step_s if steps_run else None,
         "batch_fraction": batch_s / step_s if steps_run else None,
