@@ -62,9 +62,9 @@ def eval_cmd(
     env: EnvArg = "robolearn/KukaDiverse-v0",
     policy: Annotated[
         list[str] | None,
-        typer.Option(help="policy name (random, oracle, cem, open_loop) or policy TOML; repeat to compare"),
+        typer.Option(help="policy name (random, oracle, cem, open_loop, sb3) or policy TOML; repeat to compare"),
     ] = None,
-    checkpoint: Annotated[str | None, typer.Option(help="GraspCNN checkpoint for cem / open_loop")] = None,
+    checkpoint: Annotated[str | None, typer.Option(help="checkpoint for cem / open_loop (a grasp CNN) or sb3 (an RL agent)")] = None,
     episodes: Annotated[int, typer.Option("--episodes", "-n", help="episodes per policy")] = 20,
     seed: Annotated[int, typer.Option(help="first episode seed; episode i uses seed + i (below 2^31)")] = 1_000_000,
     objects: Annotated[str, typer.Option(help="object split: test (held out) | train | all")] = "test",
@@ -78,6 +78,9 @@ def eval_cmd(
     ] = False,
     resume: Annotated[
         bool, typer.Option(help="--out holds this evaluation, interrupted: play only the episodes it lacks")
+    ] = False,
+    allow_pickle: Annotated[
+        bool, typer.Option(help="sb3: --checkpoint may be an SB3 .zip (pickled objects that run code: trusted files only)")
     ] = False,
 ) -> None:
     """Evaluate policies side by side on the same episode seeds: success with a 95% Wilson interval,
@@ -114,8 +117,10 @@ def eval_cmd(
     configs = {}
     for spec in specs:
         cfg = policy_config(spec)
-        if checkpoint is not None and cfg.name in ("cem", "open_loop"):  # a name or a TOML of a CNN policy
+        if checkpoint is not None and cfg.name in ("cem", "open_loop", "sb3"):  # a policy that loads a model
             cfg = policy_config(spec, checkpoint=checkpoint)
+        if allow_pickle and cfg.name == "sb3":
+            cfg = cfg.model_copy(update={"allow_pickle": True})
         configs[Path(spec).stem if spec.endswith(".toml") else spec] = cfg
     seeds = range(seed, seed + episodes)
     record = {name: max(videos if out else 0, 1 if gif and k == 0 else 0) for k, name in enumerate(configs)}
@@ -250,9 +255,10 @@ def train_cmd(
 ) -> None:
     """Train a model on stored episodes: checkpoints, TensorBoard logs, validation metrics.
 
-    The TOML's `kind` names the loop: grasp_cnn (the default: the grasp-success CNN, policies/grasp_cnn.toml) or tcn
-    (a time-contrastive network on multi-view video, policies/tcn.toml). Data-parallel: `torchrun --nproc_per_node N
-    -m robolearn.cli train ...` or `accelerate launch`."""
+    The TOML's `kind` names the loop: grasp_cnn (the default: the grasp-success CNN, policies/grasp_cnn.toml), tcn
+    (a time-contrastive network on multi-view video, policies/tcn.toml) or rl (a stable-baselines3 agent learning in
+    an env, policies/ppo_grasp.toml; --steps counts env steps). Data-parallel: `torchrun --nproc_per_node N -m
+    robolearn.cli train ...` or `accelerate launch`."""
     from robolearn.config import load_toml
     from robolearn.train import training_loop
 
@@ -266,6 +272,9 @@ def train_cmd(
     if data:
         overrides["data"] = data
     kind, config_cls, train = training_loop(config)
+    if kind == "rl" and data:
+        raise UsageError(f"--store / --val-store / --batch-size / --workers: {config} trains an RL agent, which "
+                         "learns in its env, not from a dataset")  # fmt: skip
     if kind != "grasp_cnn" and (batch_size is not None or workers is not None):
         raise UsageError(f"--batch-size / --workers: options of grasp CNN training; {config} trains a {kind} (set "
                          "its [data] in the TOML)")  # fmt: skip
@@ -280,8 +289,8 @@ def train_cmd(
         kept = f"the checkpoints up to {last.name} are kept in {cfg.out}" if last else f"no checkpoint yet in {cfg.out}"
         raise interrupted(f"{kept}; run the same command with --resume to continue", exc) from None
     if summary["main_process"]:
-        shown = ("checkpoint", "best_checkpoint", "best_val_auc", "best_alignment_error", "samples_per_s",
-                 "images_per_s", "loader_wait_fraction")  # fmt: skip
+        shown = ("checkpoint", "best_checkpoint", "best_val_auc", "best_alignment_error", "best_success",
+                 "best_return", "samples_per_s", "images_per_s", "env_steps_per_s", "loader_wait_fraction")  # fmt: skip
         typer.echo(json.dumps({k: summary[k] for k in shown if k in summary}
                               | {"val_" + k: v for k, v in summary["val"].items()}))  # fmt: skip
 

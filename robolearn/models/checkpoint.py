@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -42,21 +42,25 @@ def latest(root: str | Path) -> Path | None:
 
 
 def save(path: Path, *, model: nn.Module, model_name: str, model_config: dict, step: int,
-         optimizer: torch.optim.Optimizer | None = None, extra: dict[str, Any] | None = None) -> Path:  # fmt: skip
-    """Write a checkpoint directory at `path` atomically; returns `path`."""
+         optimizer: torch.optim.Optimizer | None = None, extra: dict[str, Any] | None = None,
+         optimizers: dict[str, torch.optim.Optimizer] | None = None) -> Path:  # fmt: skip
+    """Write a checkpoint directory at `path` atomically; returns `path`. `optimizers`: several, by name (an RL agent's
+    actor and critic), each in optimizer-<name>.safetensors / .json."""
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     meta = {"model": model_name, "config": model_config, "step": step, "robolearn_version": robolearn.__version__,
             **(extra or {})}  # fmt: skip
     (tmp / "config.json").write_text(json.dumps(meta, indent=2))
-    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
-    if optimizer is not None:
-        state = optimizer.state_dict()
+    save_weights(model, tmp / "model.safetensors")
+    for stem, opt in [("optimizer", optimizer), *((f"optimizer-{k}", o) for k, o in (optimizers or {}).items())]:
+        if opt is None:
+            continue
+        state = opt.state_dict()
         tensors = {f"{pid}.{name}": torch.as_tensor(v).contiguous().cpu()
                    for pid, entry in state["state"].items() for name, v in entry.items()}  # fmt: skip
-        save_file(tensors, tmp / "optimizer.safetensors")
-        (tmp / "optimizer.json").write_text(json.dumps({"param_groups": state["param_groups"]}))
+        save_file(tensors, tmp / f"{stem}.safetensors")
+        (tmp / f"{stem}.json").write_text(json.dumps({"param_groups": state["param_groups"]}))
     for f in tmp.iterdir():  # on disk before the rename makes the checkpoint count
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
@@ -97,12 +101,29 @@ def load_model(path: str | Path, *, expect: str | None = None) -> tuple[nn.Modul
     return model.eval(), meta
 
 
+def save_weights(model: nn.Module, file: Path) -> None:
+    """`model`'s state_dict as safetensors; a tensor that several names share (an RL policy's shared feature
+    extractor) is stored once, the other names kept as aliases in the file's metadata."""
+    tensors, aliases, seen = {}, {}, {}
+    for k, v in model.state_dict().items():
+        key = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape), tuple(v.stride()), v.dtype)
+        if v.numel() and key in seen:
+            aliases[k] = seen[key]
+            continue
+        seen[key] = k
+        tensors[k] = v.detach().contiguous().cpu()
+    save_file(tensors, file, metadata={"aliases": json.dumps(aliases)} if aliases else None)
+
+
 def load_weights(model: nn.Module, path: Path) -> None:
     """model.safetensors at `path` into `model`, refusing missing, extra or reshaped tensors."""
     try:
         state = load_file(path / "model.safetensors")
+        with safe_open(path / "model.safetensors", "pt") as f:
+            aliases = json.loads((f.metadata() or {}).get("aliases", "{}"))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}/model.safetensors: cannot be read ({str(exc).splitlines()[0][:120]})") from None
+    state.update({name: state[kept] for name, kept in aliases.items() if kept in state})
     own = model.state_dict()
     if set(state) != set(own):
         raise CheckpointError(f"{path}: weights do not fit this model (missing {sorted(set(own) - set(state))[:3]}, "
@@ -115,10 +136,12 @@ def load_weights(model: nn.Module, path: Path) -> None:
     model.load_state_dict(state)
 
 
-def load_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
+def load_optimizer(optimizer: torch.optim.Optimizer, path: Path, name: str | None = None) -> None:
+    """The optimizer state at `path` (with `name`: the one saved under that name) into `optimizer`."""
+    stem = "optimizer" if name is None else f"optimizer-{name}"
     try:
-        tensors = load_file(path / "optimizer.safetensors")
-        groups = json.loads((path / "optimizer.json").read_text())["param_groups"]
+        tensors = load_file(path / f"{stem}.safetensors")
+        groups = json.loads((path / f"{stem}.json").read_text())["param_groups"]
     except (SafetensorError, OSError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path}: optimizer state cannot be read ({str(exc).splitlines()[0][:120]})") from None
     state: dict[int, dict[str, torch.Tensor]] = {}

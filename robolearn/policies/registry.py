@@ -27,8 +27,11 @@ from robolearn.policies.cem import CEMConfig
 
 
 class PolicyConfig(Config):
-    name: Literal["random", "oracle", "probe", "cem", "open_loop"] = "oracle"
-    checkpoint: str | None = Field(None, description="cem / open_loop: a GraspCNN checkpoint directory")
+    name: Literal["random", "oracle", "probe", "cem", "open_loop", "sb3"] = "oracle"
+    checkpoint: str | None = Field(None, description="cem / open_loop: a GraspCNN checkpoint directory; sb3: an RL "
+                                   "agent's (robolearn train of an rl TOML)")  # fmt: skip
+    allow_pickle: bool = Field(False, description="sb3: the checkpoint may be an SB3 .zip, whose pickled objects run "
+                               "code when loaded; only for files you trust")  # fmt: skip
     ensemble: list[str] = Field(
         [], description="cem / open_loop: more checkpoints; the servo scores with the mean of their and checkpoint's"
     )
@@ -78,12 +81,23 @@ def _servo(cfg: PolicyConfig, env, open_loop: bool) -> Policy:
                       ensemble=cfg.ensemble, mirror_average=cfg.mirror_average)  # fmt: skip
 
 
+def _sb3(cfg: PolicyConfig, env) -> Policy:
+    from robolearn.policies.sb3 import SB3Policy
+
+    if not cfg.checkpoint:
+        raise ConfigError("policy 'sb3' needs a checkpoint (set `checkpoint` or pass --checkpoint)")
+    if not Path(cfg.checkpoint).exists():
+        raise ConfigError(f"policy 'sb3': checkpoint {cfg.checkpoint} does not exist")
+    return SB3Policy(cfg.checkpoint, env, device=cfg.device, allow_pickle=cfg.allow_pickle)
+
+
 BUILDERS: dict[str, Callable[[PolicyConfig, object], Policy]] = {
     "random": lambda cfg, env: RandomPolicy(action_dim=env.action_space.shape[0], down_bias=cfg.down_bias),
     "oracle": lambda cfg, env: env.task.oracle(env, rehearse=cfg.rehearse and cfg.epsilon == 0),
     "probe": lambda cfg, env: ProbePolicy(env, aim_std=cfg.aim_std, yaw_std=cfg.yaw_std),
     "cem": lambda cfg, env: _servo(cfg, env, open_loop=False),
     "open_loop": lambda cfg, env: _servo(cfg, env, open_loop=True),
+    "sb3": _sb3,
 }
 
 

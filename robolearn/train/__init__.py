@@ -8,7 +8,8 @@ from pathlib import Path
 from robolearn.config import ConfigError, read_toml
 
 # The loops by the `kind` a training TOML names (none: grasp_cnn): module, config class.
-LOOPS = {"grasp_cnn": ("robolearn.train.grasp", "TrainConfig"), "tcn": ("robolearn.train.tcn", "TCNTrainConfig")}
+LOOPS = {"grasp_cnn": ("robolearn.train.grasp", "TrainConfig"), "tcn": ("robolearn.train.tcn", "TCNTrainConfig"),
+         "rl": ("robolearn.train.rl", "RLTrainConfig")}
 
 
 def training_loop(path: str | Path):
