@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import numpy as np
 
 from robolearn.data.info import dataset_stores
 from robolearn.data.store import StoreError
+from robolearn.models.embedders import Embedder, pixel_embedder, tcn_embedder  # noqa: F401  (eval-embedding's)
 
 FRACTIONS = (0.01, 0.1, 1.0)
 ORDERED_MOTIONS = ("grasp", "push")  # motions whose phases every episode shares: Kendall's tau is meaningful
@@ -71,46 +71,6 @@ class MotionEpisodes:
     @property
     def views(self) -> int:
         return self.rgb[0].shape[1]
-
-
-Embedder = Callable[[np.ndarray], np.ndarray]  # images (N, H, W, 3) uint8 -> (N, D)
-
-
-def tcn_embedder(checkpoint: str | Path | None = None, *, config: dict | None = None, seed: int = 0,
-                 device: str = "cpu") -> Embedder:  # fmt: skip
-    """A TCN checkpoint's embedding; or, with `config` (a TCNConfig's fields) instead, the same network untrained
-    (initialised from `seed`)."""
-    import torch
-
-    from robolearn.models.checkpoint import load_model
-    from robolearn.models.tcn import TCN, TCNConfig
-
-    if checkpoint is not None:
-        model, _ = load_model(checkpoint, expect="TCN")
-    else:
-        torch.manual_seed(seed)
-        model = TCN(TCNConfig.model_validate(config or {})).eval()
-    model.to(device)
-
-    @torch.no_grad()
-    def embed(images: np.ndarray) -> np.ndarray:
-        out = [model({"rgb": torch.from_numpy(images[i : i + 256]).to(device)})[0].float().cpu().numpy()
-               for i in range(0, len(images), 256)]  # fmt: skip
-        return np.concatenate(out)
-
-    return embed
-
-
-def pixel_embedder(size: int = 16) -> Embedder:
-    """Raw pixels, area-downsampled to `size` x `size`, as one vector (the losses' and metrics' distances then
-    compare images directly)."""
-    import cv2
-
-    def embed(images: np.ndarray) -> np.ndarray:
-        small = [cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA) for im in images]
-        return np.asarray(small, np.float32).reshape(len(images), -1) / 255.0
-
-    return embed
 
 
 def embed_episodes(embed: Embedder, episodes: MotionEpisodes) -> list[np.ndarray]:

@@ -26,6 +26,7 @@ from robolearn.config import Config, ConfigError
 from robolearn.models import checkpoint
 from robolearn.models.sb3 import AgentWeights, SB3Config, build_agent, describe, load_optimizers, save_agent
 from robolearn.train import run
+from robolearn.train.imitation import ImitationConfig, ImitationEnv
 
 EVAL_SEED = 1_000_000  # the held-out scenes: robolearn eval's seeds
 
@@ -38,6 +39,8 @@ class RLTrainConfig(Config):
     objects: Literal["train", "test", "all"] = Field("train", description="robolearn envs: the objects it learns on "
                                                      "(evaluation always uses the held-out test objects)")  # fmt: skip
     agent: SB3Config = Field(default_factory=SB3Config)
+    imitation: ImitationConfig | None = Field(None, description="imitation from one video: the env is the "
+                                              "demonstration's scene, the reward its TCN distance (`env` unused)")  # fmt: skip
     steps: int = Field(100_000, ge=1, description="env steps to learn for, over all envs")
     n_envs: int = Field(2, ge=1, le=256, description="envs, each on its own process (1: in this process)")
     eval_every: int = Field(10_000, ge=1, description="env steps between evaluations")
@@ -49,7 +52,7 @@ class RLTrainConfig(Config):
     out: str = "out/rl"
 
 
-RESUME_KEYS = ("env", "objects", "agent", "n_envs", "seed")
+RESUME_KEYS = ("env", "objects", "agent", "imitation", "n_envs", "seed")
 
 
 def robolearn_env(spec: str) -> bool:
@@ -57,13 +60,16 @@ def robolearn_env(spec: str) -> bool:
     return spec.startswith("robolearn/") or spec.endswith(".toml")
 
 
-def make_env(spec: str, objects: str, seed: int | None = None):
-    """A robolearn env (id or TOML) on the `objects` split, or a gymnasium id's env."""
+def make_env(spec: str, objects: str, seed: int | None = None, imitation: ImitationConfig | None = None):
+    """A robolearn env (id or TOML) on the `objects` split, or a gymnasium id's env; with `imitation`, the
+    demonstration's scene (ImitationEnv)."""
     import gymnasium as gym
 
     from robolearn.envs import make_env as make_robolearn
 
-    if robolearn_env(spec):
+    if imitation is not None:
+        env = ImitationEnv(imitation)
+    elif robolearn_env(spec):
         env = make_robolearn(spec, objects={"split": objects})
     else:
         try:
@@ -75,17 +81,18 @@ def make_env(spec: str, objects: str, seed: int | None = None):
     return env
 
 
-def _env_process(spec: str, objects: str):
+def _env_process(cfg_json: str):
     import torch
 
     torch.set_num_threads(1)
-    return make_env(spec, objects)
+    cfg = RLTrainConfig.model_validate_json(cfg_json)
+    return make_env(cfg.env, cfg.objects, imitation=cfg.imitation)
 
 
 def vec_env(cfg: RLTrainConfig):
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
-    fns = [functools.partial(_env_process, cfg.env, cfg.objects) for _ in range(cfg.n_envs)]
+    fns = [functools.partial(_env_process, cfg.model_dump_json()) for _ in range(cfg.n_envs)]
     venv = SubprocVecEnv(fns, start_method="spawn") if cfg.n_envs > 1 else DummyVecEnv(fns)
     return VecMonitor(venv)
 
@@ -93,7 +100,7 @@ def vec_env(cfg: RLTrainConfig):
 def evaluate(agent, env, episodes: int) -> dict[str, Any]:
     """`episodes` episodes of `agent`'s deterministic actions on seeds EVAL_SEED, EVAL_SEED + 1, ...: mean return,
     success rate (where the env reports is_success), mean length."""
-    returns, successes, lengths = [], [], []
+    returns, successes, lengths, extra = [], [], [], {}
     for i in range(episodes):
         obs, _ = env.reset(seed=EVAL_SEED + i)
         done, total, n, info = False, 0.0, 0, {}
@@ -105,8 +112,12 @@ def evaluate(agent, env, episodes: int) -> dict[str, Any]:
         lengths.append(n)
         if "is_success" in info:
             successes.append(bool(info["is_success"]))
+        for key in ("pose_error_cm", "final_error_cm", "object_error_cm"):  # imitation's errors
+            if key in info:
+                extra.setdefault(key, []).append(float(info[key]))
     return {"return": float(np.mean(returns)), "success": float(np.mean(successes)) if successes else None,
-            "length": float(np.mean(lengths)), "episodes": episodes}  # fmt: skip
+            "length": float(np.mean(lengths)), "episodes": episodes,
+            **{k: float(np.mean(v)) for k, v in extra.items()}}  # fmt: skip
 
 
 def train(cfg: RLTrainConfig, *, resume: bool = False, source: str = "config", progress: bool = True
@@ -117,7 +128,7 @@ def train(cfg: RLTrainConfig, *, resume: bool = False, source: str = "config", p
 
     out, prior = run.run_folder(cfg.out, resume=resume)
     threads = run.set_threads(cfg.threads, cfg.n_envs if cfg.n_envs > 1 else 0)
-    eval_env = make_env(cfg.env, "test")
+    eval_env = make_env(cfg.env, "test", imitation=cfg.imitation)
     venv = vec_env(cfg)
     try:
         device = "cuda" if cfg.device == "auto" and _cuda() else ("cpu" if cfg.device == "auto" else cfg.device)
@@ -132,7 +143,8 @@ def train(cfg: RLTrainConfig, *, resume: bool = False, source: str = "config", p
             agent.num_timesteps = start
         agent.set_logger(configure(str(out / "tb" / "sb3"), ["tensorboard"]))
         log = run.Log(out, config=cfg.model_dump(), start=start, steps=cfg.steps, progress=progress, desc="rl")
-        best = run.Best(out / "best", "success" if robolearn_env(cfg.env) else "return", resume=resume)
+        best = run.Best(out / "best", "success" if robolearn_env(cfg.env) or cfg.imitation else "return",
+                        resume=resume)
         state = {"report": {}, "next_eval": _next(start, cfg.eval_every), "next_ck": _next(start, cfg.checkpoint_every)}
 
         def save(step: int) -> None:

@@ -1,0 +1,87 @@
+"""Imitation from one video: the TCN-reward wrapper's reward peaks on the demonstration and falls as the frame drifts
+from it; the success tests read the simulator; the scripted replay of the demonstration succeeds and random actions
+do not; the wrapped env passes gymnasium's and SB3's checkers; bad input is one line."""
+
+import json
+
+import numpy as np
+import pytest
+
+from robolearn.train.imitation import ImitationConfig, ImitationEnv
+from tests.test_embedding import write_motion_store
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A dataset as `robolearn collect` leaves one: a shard and campaign.json with the env config."""
+    from robolearn.envs.motion import make_motion_config
+
+    root = tmp_path_factory.mktemp("demo") / "kuka"
+    root.mkdir()
+    write_motion_store(root / "shard-000.zarr", "kuka", [7, 8], views=3)
+    config = make_motion_config("motion_kuka", rig={"views": 3, "width": 16, "height": 16}, fps=4.0, duration=3.0,
+                                objects={"count": 2})  # fmt: skip (write_motion_store's)
+    (root / "campaign.json").write_text(json.dumps({"campaign": {}, "env_config": config.model_dump(mode="json")}))
+    return root
+
+
+def test_the_reward_is_highest_on_the_demonstration_and_falls_as_the_frame_drifts(demo):
+    for form in ("time", "goal"):
+        env = ImitationEnv(ImitationConfig(demo=str(demo), reward="pixels", form=form))
+        frames, last = env.demo.frames, len(env.demo.frames) - 1
+        tip = env.demo.tip[0]
+        if form == "time":  # the demonstration's own frame at each time, then frames 1, 2, 4 moments off
+            drift = [np.mean([env.reward(frames[min(t + k, last)], tip, t, False) for t in range(last + 1)])
+                     for k in (0, 1, 2, 4)]  # fmt: skip
+            assert drift[0] == pytest.approx(-np.sqrt(env.cfg.gamma))  # the best a frame can score
+        else:  # the goal: the last frame scores best, frames further back in time less
+            drift = [env.reward(frames[last - k], tip, last, False) for k in (0, 2, 4, 8)]
+            assert drift[0] == 0.0
+        assert all(a > b for a, b in zip(drift, drift[1:])), (form, drift)
+        env.close()
+
+
+def test_replaying_the_demonstration_succeeds_and_random_actions_do_not(demo):
+    env = ImitationEnv(ImitationConfig(demo=str(demo), reward="true_pose", agent_view=2, task="objects"))
+    results = {}
+    for name in ("replay", "random"):
+        obs, _ = env.reset()
+        assert obs["rgb"].shape == (16, 16, 3)
+        inner = env.env
+        oracle = inner.task.oracle(inner)  # plays the planned path: the demonstration itself, seen from view 2
+        rng = np.random.default_rng(0)
+        done, total, info = False, 0.0, {}
+        while not done:
+            action = oracle.act(inner._last_obs) if name == "replay" else rng.uniform(-1, 1, 5).astype(np.float32)
+            obs, reward, terminated, truncated, info = env.step(action)
+            total, done = total + reward, terminated or truncated
+        results[name] = (total, info)
+    (replayed, ok), (randomly, bad) = results["replay"], results["random"]
+    assert ok["is_success"] and ok["pose_success"] and ok["objects_success"] and ok["pose_error_cm"] < 1.0
+    assert not bad["pose_success"] and bad["pose_error_cm"] > 5 * ok["pose_error_cm"] and replayed > randomly
+    env.close()
+
+
+def test_the_wrapped_env_passes_the_checkers(demo):
+    from gymnasium.utils.env_checker import check_env
+    from stable_baselines3.common.env_checker import check_env as sb3_check
+
+    env = ImitationEnv(ImitationConfig(demo=str(demo), reward="pixels"))
+    check_env(env, skip_render_check=True)
+    sb3_check(env, warn=False)
+    env.close()
+
+
+def test_bad_imitation_settings_are_one_line(demo, tmp_path, run_cli):
+    cases = {
+        "agent_view = 0": "from another camera",
+        "agent_view = 5": "holds views 0-2",
+        'reward = "tcn"': "needs imitation.checkpoint",
+        "episode = 9": "holds 2 episodes",
+    }
+    for line, needle in cases.items():
+        toml = tmp_path / "imitate.toml"
+        toml.write_text(f'kind = "rl"\nsteps = 8\nn_envs = 1\n[imitation]\ndemo = "{demo}"\n{line}\n')
+        bad = run_cli("train", str(toml), "--out", str(tmp_path / "run"))
+        lines = [x for x in bad.stderr.splitlines() if x.strip()]
+        assert bad.returncode == 2 and len(lines) == 1 and needle in lines[0], (line, bad.stderr[-1500:])
