@@ -368,6 +368,35 @@ def reproduce_tcn_cmd(
     run(validate(TCNExperimentConfig, given, source="robolearn reproduce-tcn options"))
 
 
+def _imitation_help(name: str) -> str:
+    from robolearn.workflows.imitation import ImitationExperimentConfig
+
+    return _field_help(ImitationExperimentConfig, name)
+
+
+@app.command("reproduce-imitation")
+def reproduce_imitation_cmd(
+    tcn_experiment: Annotated[str | None, typer.Option(help=_imitation_help("tcn_experiment"))] = None,
+    rewards: Annotated[list[str] | None, typer.Option("--reward", help=_imitation_help("rewards"))] = None,
+    seeds: Annotated[int | None, typer.Option(help=_imitation_help("seeds"))] = None,
+    steps: Annotated[int | None, typer.Option(help=_imitation_help("steps"))] = None,
+    scale: Annotated[float | None, typer.Option(help=_imitation_help("scale"))] = None,
+    workers: Annotated[int | None, typer.Option(help=_imitation_help("workers"))] = None,
+    out: Annotated[str | None, typer.Option(help=_imitation_help("out"))] = None,
+) -> None:
+    """Imitation from one video with every reward side by side, on a reproduce-tcn folder's data and TCNs.
+
+    For each seed, PPO learns in a held-out KUKA episode's scene, seen from another camera, rewarded by the true pose,
+    sparse success, the multi-view TCN (time-indexed and goal forms), the single-view TCN, the untrained network and
+    pixels, and the Panda learns from the KUKA's video; success with 95% intervals, learning curves, the issue's bars
+    and a video of the demonstration beside the imitation. A rerun continues where it stopped."""
+    from robolearn.config import validate
+    from robolearn.workflows.imitation import ImitationExperimentConfig, run
+
+    given = {k: v for k, v in locals().items() if v is not None and k in ImitationExperimentConfig.model_fields}
+    run(validate(ImitationExperimentConfig, given, source="robolearn reproduce-imitation options"))
+
+
 @app.command("compare")
 def compare_cmd(
     reports: Annotated[list[str], typer.Argument(help="robolearn eval report.json files")],

@@ -49,6 +49,9 @@ class MotionEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.t = 0
         self.rig: Rig | None = None
         self._last_obs: dict[str, np.ndarray] | None = None
+        # None: every view is rendered. A wrapper that shows one camera (robolearn.train.imitation) sets the views
+        # it needs; obs["rgb"] then holds those, in that order, and no longer fits observation_space.
+        self.render_views: list[int] | None = None
 
     # the grasp point's commanded pose, in the world: what the plan and the actions speak of
     def _tip_target(self) -> np.ndarray:
@@ -127,6 +130,8 @@ class MotionEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     def _observe(self) -> dict[str, np.ndarray]:
         arm = self.world.arm
         poses = self.rig.poses(self.t / self.config.fps)
+        if self.render_views is not None:
+            poses = [poses[v] for v in self.render_views]
         rgb = np.stack([self.world.render(self._camera, pose)["rgb"] for pose in poses])
         yaw = self._axis_yaw()
         state = np.array([*self._tip_target(), math.sin(yaw), math.cos(yaw), arm.gripper,

@@ -21,7 +21,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from robolearn.config import CheckpointError, Config
+from robolearn.config import CheckpointError, Config, ConfigError
 from robolearn.models import checkpoint
 
 MODEL_NAME = "SB3"
@@ -81,8 +81,15 @@ def build_agent(cfg: SB3Config, observation_space: gym.Space, action_space: gym.
                 device: str = "cpu"):  # fmt: skip
     """The SB3 algorithm `cfg` names, for these spaces, around `env` (a VecEnv to train in; None: a stand-in to act
     or evaluate)."""
+    from stable_baselines3.common.preprocessing import is_image_space
     from stable_baselines3.common.vec_env import DummyVecEnv
 
+    spaces = observation_space.spaces.items() if isinstance(observation_space, gym.spaces.Dict) else [
+        ("observation", observation_space)]  # fmt: skip
+    for key, space in spaces:
+        if is_image_space(space) and min(space.shape[:2]) < 36 and "features_extractor_class" not in cfg.policy_kwargs:
+            raise ConfigError(f"{key}: {space.shape[0]}x{space.shape[1]} images; SB3's CNN (NatureCNN) takes 36x36 "
+                              "or larger: render larger images or give agent.policy_kwargs a features extractor")  # fmt: skip
     env = env if env is not None else DummyVecEnv([lambda: _SpacesEnv(observation_space, action_space)])
     try:
         return algorithm(cfg.algo)(policy_name(observation_space), env, seed=seed, device=device, verbose=0,

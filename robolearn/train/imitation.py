@@ -102,6 +102,7 @@ class ImitationEnv(gym.Env):
         if cfg.arm is not None:
             config["arm"] = cfg.arm
         self.env = build_env(config)
+        self.env.render_views = [cfg.agent_view]  # the learner's camera alone: a quarter of the rendering
         inner = self.env.observation_space
         self.observation_space = gym.spaces.Dict({"rgb": gym.spaces.Box(0, 255, inner["rgb"].shape[1:], np.uint8),
                                                   "state": inner["state"]})  # fmt: skip
@@ -132,7 +133,7 @@ class ImitationEnv(gym.Env):
         return None
 
     def _obs(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {"rgb": obs["rgb"][self.cfg.agent_view], "state": obs["state"]}
+        return {"rgb": obs["rgb"][0], "state": obs["state"]}  # the inner env renders the agent's view alone
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)

@@ -1,0 +1,253 @@
+"""Imitation from one video, every reward side by side, in one command: `robolearn reproduce-imitation`.
+
+On the datasets and TCNs of a `robolearn reproduce-tcn` folder: for each RL seed s, the demonstration is held-out
+KUKA episode s seen from camera 0; a PPO agent learns in its scene from camera 1, once per reward:
+
+    true_pose     minus the distance to the demonstration's grasp point at the same time (the simulator's state):
+                  the upper bound
+    sparse        1 at the end if the pose task succeeded: the usual RL baseline
+    tcn           the multi-view TCN, the paper's time-indexed form;  tcn_goal: the distance to the last frame
+    single_view   the single-view TCN;  untrained: the same network untrained;  pixels: raw 16x16 pixels
+    panda_tcn     the Panda learning from the KUKA's video, the TCN trained on the KUKA alone
+    panda_tcn_both  the same, the TCN trained on both arms
+
+Each run ends with its agent's deterministic episode, judged with the simulator's state: the pose task (the grasp
+point's last position within 3 cm of the demonstration's; the mean distance between the paths) and the object task
+(every object within 5 cm of where the demonstration left it). results.md has success with 95% intervals over the
+seeds, the errors, the issue's bars, the learning curves (learning_curves.png) and a video of the demonstration
+beside the TCN-rewarded imitation. A rerun continues where it stopped; `--scale` multiplies the step budget.
+
+    robolearn reproduce-imitation --tcn-experiment out/tcn_experiment --scale 0.02 --seeds 1   # a smoke run
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from robolearn.config import Config, ConfigError
+from robolearn.workflows.reproduce import Clock, run_parallel
+
+# reward name -> (ImitationConfig.reward, form, the TCN run of reproduce-tcn it reads, the learner's arm)
+REWARDS = {
+    "true_pose": ("true_pose", "time", None, None),
+    "sparse": ("sparse", "time", None, None),
+    "tcn": ("tcn", "time", "tcn", None),
+    "tcn_goal": ("tcn", "goal", "tcn", None),
+    "single_view": ("tcn", "time", "single_view", None),
+    "untrained": ("untrained", "time", "tcn", None),
+    "pixels": ("pixels", "time", None, None),
+    "panda_tcn": ("tcn", "time", "tcn", "panda"),
+    "panda_tcn_both": ("tcn", "time", "tcn_both_arms", "panda"),
+}
+PPO = {"n_steps": 248, "batch_size": 62, "n_epochs": 4, "learning_rate": 3e-4, "gamma": 0.99, "ent_coef": 0.0}
+
+
+class ImitationExperimentConfig(Config):
+    """`robolearn reproduce-imitation --help`."""
+
+    tcn_experiment: str = Field("out/tcn_experiment", description="a reproduce-tcn folder: its data/ and runs/")
+    rewards: list[str] = Field(list(REWARDS), description="the rewards to compare: " + ", ".join(REWARDS))
+    seeds: int = Field(3, ge=1, le=20, description="RL seeds; seed s imitates held-out episode s")
+    steps: int = Field(20000, ge=1, description="env steps of each run (before scale)")
+    scale: float = Field(1.0, gt=0, description="multiplies the step budget")
+    workers: int = Field(2, ge=1, description="runs at a time, one process each")
+    out: str = Field("out/imitation", description="output folder; a rerun continues there")
+
+
+def run_configs(cfg: ImitationExperimentConfig) -> dict[tuple[str, int], Any]:
+    from robolearn.train.imitation import ImitationConfig
+    from robolearn.train.rl import RLTrainConfig
+
+    src, steps = Path(cfg.tcn_experiment), max(int(cfg.steps * cfg.scale), 8)
+    demo = src / "data" / "kuka_test"
+    if not demo.is_dir():
+        raise ConfigError(f"--tcn-experiment {src}: no data/kuka_test; run `robolearn reproduce-tcn --out {src}` first")
+    runs = {}
+    for name in cfg.rewards:
+        if name not in REWARDS:
+            raise ConfigError(f"--rewards: '{name}' is not one of {', '.join(REWARDS)}")
+        reward, form, tcn, arm = REWARDS[name]
+        for seed in range(cfg.seeds):
+            checkpoint = None
+            if tcn is not None:
+                summary = src / "runs" / f"{tcn}-s{seed % _tcn_seeds(src, tcn)}" / "summary.json"
+                if not summary.exists():
+                    raise ConfigError(f"--tcn-experiment {src}: no finished run {summary.parent.name}")
+                checkpoint = json.loads(summary.read_text())["checkpoint"]
+            imitation = ImitationConfig(demo=str(demo), episode=seed, demo_view=0, agent_view=1, arm=arm,
+                                        reward=reward, form=form, checkpoint=checkpoint)  # fmt: skip
+            runs[(name, seed)] = RLTrainConfig(
+                imitation=imitation, agent={"algo": "ppo", "kwargs": PPO}, steps=steps, n_envs=1, seed=seed,
+                eval_every=max(steps // 4, 1), eval_episodes=1, checkpoint_every=max(steps // 4, 1),
+                out=str(Path(cfg.out) / "runs" / f"{name}-s{seed}"))  # fmt: skip
+    return runs
+
+
+def _tcn_seeds(src: Path, tcn: str) -> int:
+    return max(1, len(list((src / "runs").glob(f"{tcn}-s*"))))
+
+
+def finished(rcfg) -> bool:
+    path = Path(rcfg.out) / "summary.json"
+    return path.exists() and json.loads(path.read_text())["steps"] >= rcfg.steps
+
+
+def _train_alone(cfg_json: str) -> None:
+    import os
+
+    import torch
+
+    from robolearn.train.rl import RLTrainConfig, train
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+    rcfg = RLTrainConfig.model_validate_json(cfg_json)
+    train(rcfg, resume=Path(rcfg.out).exists(), progress=False)
+
+
+def outcome(rcfg) -> dict[str, Any]:
+    """The run's last evaluation, and its pose error at half the budget."""
+    rows = [json.loads(x) for x in (Path(rcfg.out) / "metrics.jsonl").read_text().splitlines()]
+    last = rows[-1]
+    half = min(rows, key=lambda r: abs(r["step"] - rcfg.steps / 2))
+    return {"pose_error_cm": last["pose_error_cm"], "final_error_cm": last["final_error_cm"],
+            "pose_success": last["final_error_cm"] <= rcfg.imitation.success_cm,
+            "objects_success": last["object_error_cm"] <= rcfg.imitation.object_cm,
+            "half_pose_success": half["final_error_cm"] <= rcfg.imitation.success_cm, "curve": [(r["step"], r["pose_error_cm"]) for r in rows]}  # fmt: skip
+
+
+def summarize(runs: dict, outcomes: dict) -> dict[str, dict[str, Any]]:
+    from robolearn.evaluation.rollout import wilson_interval
+
+    table = {}
+    for name in dict.fromkeys(n for n, _ in runs):
+        got = [outcomes[k] for k in runs if k[0] == name]
+        n = len(got)
+        row = {"runs": n}
+        for key in ("pose_success", "objects_success"):
+            k = sum(g[key] for g in got)
+            row[key] = k / n
+            row[key + "_ci95"] = list(wilson_interval(k, n))
+        err = np.array([g["pose_error_cm"] for g in got])
+        row["pose_error_cm"] = float(err.mean())
+        row["pose_error_cm_sd"] = float(err.std(ddof=1)) if n > 1 else None
+        row["half_pose_success"] = float(np.mean([g["half_pose_success"] for g in got]))
+        table[name] = row
+    return table
+
+
+def judge(table: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's bars, where the table holds what they compare."""
+    bars = []
+
+    def bar(text, value, bound, holds):
+        bars.append({"bar": text, "value": value, "bound": bound, "holds": bool(holds)})
+
+    tcn = table.get("tcn")
+    if tcn and "true_pose" in table:
+        v, b = tcn["pose_success"], 0.8 * table["true_pose"]["pose_success"]
+        bar("TCN reward's pose success >= 0.8x the true pose reward's", v, b, v >= b and v > 0)
+    if tcn and "untrained" in table:
+        v, b = tcn["pose_success"], 2 * table["untrained"]["pose_success"]
+        bar("TCN reward's pose success >= 2x the untrained network's", v, b, v >= b and v > 0)
+    if tcn and "sparse" in table:
+        v, b = tcn["half_pose_success"], table["sparse"]["pose_success"]
+        bar("TCN reward at half the budget beats sparse success at the whole", v, b, v > b)
+    for name in ("panda_tcn", "panda_tcn_both"):
+        if tcn and name in table:
+            v, b = table[name]["pose_success"], 0.5 * tcn["pose_success"]
+            bar(f"across arms ({name}) >= 0.5x the same arm's pose success", v, b, v >= b and v > 0)
+    return bars
+
+
+def results_markdown(table: dict, bars: list, seeds: int, steps: int, minutes: float) -> str:
+    lines = [f"# Imitation from one video: {seeds} seed(s), {steps} env steps a run, {minutes:.0f} minutes", "",
+             "| reward | pose success [95% CI] | mean path error (cm) | objects success [95% CI] |",
+             "|---|---|---|---|"]  # fmt: skip
+    for name, r in table.items():
+        lo, hi = r["pose_success_ci95"]
+        olo, ohi = r["objects_success_ci95"]
+        sd = f" ± {r['pose_error_cm_sd']:.1f}" if r["pose_error_cm_sd"] is not None else ""
+        lines.append(f"| {name} | {r['pose_success']:.2f} [{lo:.2f}–{hi:.2f}] | {r['pose_error_cm']:.1f}{sd} | "
+                     f"{r['objects_success']:.2f} [{olo:.2f}–{ohi:.2f}] |")  # fmt: skip
+    lines += ["", "| bar | value | bound | holds |", "|---|---|---|---|"]
+    lines += [f"| {b['bar']} | {b['value']:.2f} | {b['bound']:.2f} | {'yes' if b['holds'] else 'no'} |" for b in bars]
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(runs: dict, outcomes: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
+    for name in dict.fromkeys(n for n, _ in runs):
+        curves = [outcomes[k]["curve"] for k in runs if k[0] == name]
+        steps = [s for s, _ in curves[0]]
+        mean = [np.mean([c[i][1] for c in curves if i < len(c)]) for i in range(len(steps))]
+        ax.plot(steps, mean, marker="o", ms=3, label=name)
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("mean path error (cm), held-out demo")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def imitation_video(rcfg, path: Path) -> None:
+    """The demonstration (its camera) beside the learner's final attempt (its own camera), frame by frame."""
+    from robolearn.evaluation.media import write_mp4
+    from robolearn.models.checkpoint import latest
+    from robolearn.models.sb3 import load_agent
+    from robolearn.train.imitation import ImitationEnv
+
+    env = ImitationEnv(rcfg.imitation)
+    try:
+        agent, _ = load_agent(latest(Path(rcfg.out) / "checkpoints"), env.observation_space, env.action_space)
+        obs, _ = env.reset()
+        frames, done = [obs["rgb"]], False
+        while not done:
+            obs, _, terminated, truncated, _ = env.step(agent.predict(obs, deterministic=True)[0])
+            frames.append(obs["rgb"])
+            done = terminated or truncated
+        demo = env.demo.frames
+        n = min(len(frames), len(demo))
+        write_mp4(path, [np.concatenate([demo[i], frames[i]], axis=1) for i in range(n)], fps=4)
+    finally:
+        env.close()
+
+
+def run(cfg: ImitationExperimentConfig) -> dict[str, Any]:
+    out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file; give a folder")
+    runs = run_configs(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    clock = Clock(out / "timing.json")
+    with clock.part("train"):
+        run_parallel(_train_alone, list(runs.values()), cfg.workers, finished)
+    outcomes = {k: outcome(r) for k, r in runs.items()}
+    table = summarize(runs, outcomes)
+    bars = judge(table)
+    plot_curves(runs, outcomes, out / "learning_curves.png")
+    if ("tcn", 0) in runs:
+        imitation_video(runs[("tcn", 0)], out / "demo_beside_tcn_imitation.mp4")
+    timing = clock.close()
+    minutes = timing["total_s"] / 60
+    steps = next(iter(runs.values())).steps
+    results = {"config": cfg.model_dump(), "table": table, "bars": bars, "minutes": minutes,
+               "runs": {f"{n}-s{s}": {k: v for k, v in o.items() if k != "curve"} for (n, s), o in outcomes.items()}}  # fmt: skip
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    text = results_markdown(table, bars, cfg.seeds, steps, minutes)
+    (out / "results.md").write_text(text)
+    print(text)
+    print(f"took {minutes:.1f} minutes")
+    return results
+
