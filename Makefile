@@ -36,6 +36,8 @@ bench: install
 	$(BIN)/python scripts/bench_train.py --store out/bench_kuka400
 	$(BIN)/python scripts/bench_tcn.py
 	$(BIN)/python scripts/bench_multiview.py
+	$(BIN)/python scripts/bench_imitation.py
+	$(BIN)/python scripts/bench_threads.py
 
 pictures: install
 	$(BIN)/python scripts/make_pictures.py

@@ -26,6 +26,7 @@ Success, measured with the simulator's state (never shown to the learner), at th
 from __future__ import annotations
 
 import math
+import time
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -110,6 +111,7 @@ class ImitationEnv(gym.Env):
         self.embed = self._embedder()
         self.demo_emb = self.embed(self.demo.frames) if self.embed is not None else None
         self.path: list[np.ndarray] = []
+        self.embed_s = 0.0  # seconds spent embedding the learner's images (scripts/bench_imitation.py)
 
     def _embedder(self):
         cfg = self.cfg
@@ -162,7 +164,9 @@ class ImitationEnv(gym.Env):
         if cfg.reward == "true_pose":
             target = self.demo.tip[t] if cfg.form == "time" else self.demo.tip[-1]
             return -float(np.linalg.norm(tip - target))
+        t0 = time.perf_counter()
         e = self.embed(rgb[None])[0]
+        self.embed_s += time.perf_counter() - t0
         if cfg.form == "goal":
             return -cfg.goal_scale * float(np.linalg.norm(e - self.demo_emb[-1]))
         d2 = float(np.sum((e - self.demo_emb[t]) ** 2))
