@@ -108,3 +108,14 @@ def test_ppo_learns_cartpole_and_resumes(tmp_path, run_cli):
     assert evals[-1]["return"] > 100, evals
     summary = json.loads((run / "summary.json").read_text())
     assert summary["resumed_from"] == 2048 and Path(summary["best_checkpoint"]).is_dir()
+
+
+@pytest.mark.parametrize("name", ["ppo_grasp.toml", "sac_grasp.toml", "imitate_tcn.toml"])
+def test_shipped_rl_configs_validate(name):
+    from robolearn.config import load_toml
+    from robolearn.train import training_loop
+
+    path = Path(__file__).resolve().parents[1] / "policies" / name
+    kind, config_cls, _ = training_loop(path)
+    cfg = load_toml(path, config_cls)
+    assert kind == "rl" and cfg.steps > 0 and cfg.agent.algo in ("ppo", "sac")
