@@ -30,6 +30,7 @@ import numpy as np
 from robolearn.data.info import dataset_stores
 from robolearn.data.store import StoreError
 from robolearn.models.embedders import Embedder, pixel_embedder, tcn_embedder  # noqa: F401  (eval-embedding's)
+from robolearn.train.metrics import alignment_error, nearest
 
 FRACTIONS = (0.01, 0.1, 1.0)
 ORDERED_MOTIONS = ("grasp", "push")  # motions whose phases every episode shares: Kendall's tau is meaningful
@@ -83,18 +84,6 @@ def embed_episodes(embed: Embedder, episodes: MotionEpisodes) -> list[np.ndarray
 
 
 # -- metrics ---------------------------------------------------------------------------------------------------
-def nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """For each row of `a` (T, D), the index of its nearest row of `b` (euclidean)."""
-    d = (a * a).sum(1)[:, None] - 2 * a @ b.T + (b * b).sum(1)[None, :]
-    return d.argmin(1)
-
-
-def alignment_error(feats: list[np.ndarray], pairs: list[tuple[int, int]]) -> float | None:
-    """Mean over episodes and ordered view `pairs` of |t - t_nn| / T."""
-    errors = [np.abs(nearest(e[:, i], e[:, j]) - np.arange(len(e))).mean() / len(e) for e in feats for i, j in pairs]
-    return float(np.mean(errors)) if errors else None
-
-
 def kendall_tau(x: np.ndarray, y: np.ndarray) -> float:
     """Kendall's tau-a of two sequences: (concordant - discordant pairs) / all pairs."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)

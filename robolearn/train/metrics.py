@@ -1,4 +1,5 @@
-"""Metrics of a binary success predictor: accuracy, ROC AUC, calibration."""
+"""Metrics of a binary success predictor (accuracy, ROC AUC, calibration) and of an embedding of video (alignment
+across views): what training validates with and evaluation reports, in one place."""
 
 from __future__ import annotations
 
@@ -54,3 +55,15 @@ def binary_report(logits: np.ndarray, labels: np.ndarray) -> dict:
         "positive_rate": float(labels.mean()),
         "frames": int(len(labels)),
     }
+
+
+def nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each row of `a` (T, D), the index of its nearest row of `b` (euclidean)."""
+    d = (a * a).sum(1)[:, None] - 2 * a @ b.T + (b * b).sum(1)[None, :]
+    return d.argmin(1)
+
+
+def alignment_error(feats: list[np.ndarray], pairs: list[tuple[int, int]]) -> float | None:
+    """Mean over episodes and ordered view `pairs` of |t - t_nn| / T."""
+    errors = [np.abs(nearest(e[:, i], e[:, j]) - np.arange(len(e))).mean() / len(e) for e in feats for i, j in pairs]
+    return float(np.mean(errors)) if errors else None

@@ -33,6 +33,7 @@ from robolearn.data.tcn import multiview_windows, single_view_triplets, view_pai
 from robolearn.models.checkpoint import step_dir
 from robolearn.models.tcn import TCN, TCNConfig, npairs_loss, triplet_loss, triplet_semihard_loss
 from robolearn.train import run
+from robolearn.train.metrics import alignment_error
 
 
 class TCNDataConfig(run.StoresConfig):
@@ -140,19 +141,15 @@ def alignment(model: TCN, episodes: Episodes, device, pair_sets: list[list[tuple
     """For each set of ordered view pairs (i, j), the mean over `episodes` and the pairs of |t - t_nn| / T, t_nn the
     nearest frame of view j's video to view i's frame t in embedding space (0: perfectly aligned; about 1/3 for
     embeddings that know no time); None for an empty set. Each episode's views are embedded once."""
-    errors: list[list[float]] = [[] for _ in pair_sets]
+    feats = []
     was = model.training
     model.eval()
     for k in range(len(episodes)):
         rgb = torch.from_numpy(episodes.episode(k))  # (T, V, H, W, 3)
-        e = torch.cat([model({"rgb": rgb[i : i + batch].to(device)})[0] for i in range(0, len(rgb), batch)]).float()
-        t = torch.arange(len(rgb), device=e.device)
-        for pairs, out in zip(pair_sets, errors):
-            for i, j in pairs:
-                nearest = torch.cdist(e[:, i], e[:, j]).argmin(dim=1)
-                out.append(float((nearest - t).abs().float().mean()) / len(rgb))
+        e = torch.cat([model({"rgb": rgb[i : i + batch].to(device)})[0] for i in range(0, len(rgb), batch)])
+        feats.append(e.float().cpu().numpy())
     model.train(was)
-    return [float(np.mean(out)) if out else None for out in errors]
+    return [alignment_error(feats, pairs) for pairs in pair_sets]  # eval-embedding's metric, the same function
 
 
 def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", progress: bool = True
