@@ -273,3 +273,28 @@ def test_model_scorer_keeps_one_image_features_and_scores_each_image_as_the_mode
                                "motor_command": torch.from_numpy(commands),
                                "state": torch.from_numpy(np.repeat(states[st][None], 16, 0))})  # fmt: skip
         np.testing.assert_allclose(got, torch.sigmoid(logits).numpy(), atol=1e-5)
+
+
+def test_the_shipped_demo_model_is_the_servo_it_was_measured_as():
+    """policies/kuka_diverse_demo (what `make demo` shows): its measured figure, and the servo it names acts in the
+    env it was measured on."""
+    import json
+    from pathlib import Path
+
+    from robolearn.envs import make_env
+    from robolearn.policies.registry import PolicyConfig, make_policy
+
+    shipped = Path(__file__).resolve().parents[1] / "policies" / "kuka_diverse_demo"
+    measured = json.loads((shipped / "measured.json").read_text())
+    lo, hi = measured["success_ci95"]
+    assert measured["episodes"] >= 500 and lo <= measured["success"] <= hi
+    assert (shipped / "model.safetensors").stat().st_size < 5 * 2**20  # a few MB at most
+    env = make_env(measured["env"], objects={"split": "test"})
+    try:
+        policy = make_policy(PolicyConfig.model_validate({**measured["policy"], "checkpoint": str(shipped)}), env)
+        obs, _ = env.reset(seed=1_500_000)
+        policy.reset()
+        action = policy.act(obs)
+        assert action.shape == env.action_space.shape and env.action_space.contains(action.astype(np.float32))
+    finally:
+        env.close()
