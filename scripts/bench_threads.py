@@ -108,8 +108,9 @@ def main() -> None:
                      f"| {r['default_threads']} | " + " | ".join(f"{s[str(t)]:.1f}" for t in fixed)
                      + f" | {s['0']:.1f} | **{r['default_vs_best']:.2f}** |")  # fmt: skip
     worst = min(r["default_vs_best"] for r in rows)
-    lines += ["", f"The default reaches {worst:.2f} of the best fixed setting at worst (target: within 20%, ≥ 0.80). "
-              "Set `threads` in a training TOML, or OMP_NUM_THREADS, to override it."]  # fmt: skip
+    lines += ["", f"The default (the cores free when training starts) reaches {worst:.2f} of the best fixed setting at "
+              "worst (target: within 20%, ≥ 0.80). Set `threads` in a training TOML, or OMP_NUM_THREADS, to override "
+              "it."]  # fmt: skip
     publish("\n".join(lines) + "\n", write=not args.no_write)
 
 

@@ -256,7 +256,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
             file=sys.stderr,
         )
 
-    threads = set_threads(cfg.threads, 0 if in_memory else loader.workers)
 
     # -- model, optimizer, resume ---------------------------------------------------------------
     set_seed(cfg.seed)
@@ -264,8 +263,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, source: str = "config", pro
     if cfg.init_from and prior is None:  # a resumed run starts from its own checkpoint
         warm_start(model, cfg.init_from, model_name="GraspCNN", config=mcfg)
     opt = adamw(model, cfg.optim)
+    threads = set_threads(cfg.threads, prior)
     run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "loader_streams": loader.streams,
-                "in_memory": in_memory, "renderers": data["renderers"]}  # fmt: skip
+                "in_memory": in_memory, "renderers": data["renderers"], "threads": threads}  # fmt: skip
     start = resume_from(prior, model, model_name="GraspCNN", train_cls=TrainConfig, run_meta=run_meta,
                         train_keys=RESUME_KEYS, meta_keys=("processes", "loader_streams", "in_memory"))  # fmt: skip
     model, opt = acc.prepare(model, opt)

@@ -48,7 +48,7 @@ class RLTrainConfig(Config):
     checkpoint_every: int = Field(10_000, ge=1, description="env steps between checkpoints")
     seed: int = Field(0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where the networks run (auto: CUDA if any)")
-    threads: int = Field(0, ge=0, description="torch threads of the learner (0: the cores less the env processes)")
+    threads: int = Field(0, ge=0, description="torch threads of the learner (0: as robolearn.train.run.set_threads)")
     out: str = "out/rl"
 
 
@@ -127,7 +127,7 @@ def train(cfg: RLTrainConfig, *, resume: bool = False, source: str = "config", p
     from stable_baselines3.common.logger import configure
 
     out, prior = run.run_folder(cfg.out, resume=resume)
-    threads = run.set_threads(cfg.threads, cfg.n_envs if cfg.n_envs > 1 else 0)
+    threads = run.set_threads(cfg.threads, prior)
     eval_env = make_env(cfg.env, "test", imitation=cfg.imitation)
     venv = vec_env(cfg)
     try:
@@ -149,7 +149,7 @@ def train(cfg: RLTrainConfig, *, resume: bool = False, source: str = "config", p
 
         def save(step: int) -> None:
             save_agent(checkpoint.step_dir(out / "checkpoints", step), agent, cfg.agent, step=step,
-                       extra={"train": cfg.model_dump()}, **spaces)  # fmt: skip
+                       extra={"train": cfg.model_dump(), "threads": threads}, **spaces)  # fmt: skip
 
         def evaluate_now(step: int) -> None:
             report = evaluate(agent, eval_env, cfg.eval_episodes)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,7 +57,7 @@ class RunConfig(Config):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     steps: int = Field(2000, ge=1)
     threads: int = Field(0, ge=0, description="torch threads of the training process; 0: OMP_NUM_THREADS where set, "
-                         "else the cores it may use less the loader workers reading beside it (docs/BENCHMARKS.md)")  # fmt: skip
+                         "else the cores free when it starts (a resume keeps its run's; docs/BENCHMARKS.md)")  # fmt: skip
     eval_every: int = Field(250, ge=1)
     checkpoint_every: int = Field(250, ge=1)
     log_every: int = Field(25, ge=1)
@@ -73,18 +74,40 @@ class RunConfig(Config):
                                   "the run")  # fmt: skip
 
 
-def set_threads(setting: int, loader_workers: int = 0) -> int:
-    """Set and return torch's thread count for a training process: `setting`, or for 0 OMP_NUM_THREADS where the
-    environment sets it, else the cores this process may run on less the loader processes reading beside it (at
-    least 1). torch's threads spin waiting for each other: one that shares its core with a loader worker slows every
-    step (docs/BENCHMARKS.md, "Training threads")."""
+def free_cores(window: float = 0.25) -> float:
+    """How many of the cores this process may use are free now: the share of CPU time the whole machine left idle
+    over `window` seconds (/proc/stat), times those cores; where there is no /proc/stat, the cores less the 1-minute
+    load average."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields[:8]), fields[3] + fields[4]  # all time (guest time is inside user), idle + iowait
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(window)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        return max(0.0, cores - load)
+    return cores * (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def set_threads(setting: int, prior: Path | None = None) -> int:
+    """Set and return torch's thread count for a training process: `setting`; for 0, OMP_NUM_THREADS where the
+    environment sets it, else the count the run at `prior` (a checkpoint it resumes) used, else the cores free now
+    (at least 1). torch's threads wait for each other spinning, so a thread on a core that another program keeps busy
+    slows every step; on an idle machine every core helps (docs/BENCHMARKS.md, "Training threads"). Results differ in
+    the last bits between thread counts: set `threads` for runs that must match bit for bit."""
     if setting:
         n = setting
     elif os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
         n = int(os.environ["OMP_NUM_THREADS"])
+    elif prior is not None and checkpoint.read_config(prior).get("threads"):
+        n = int(checkpoint.read_config(prior)["threads"])  # a resume keeps the run's count: the same arithmetic
     else:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        n = max(1, cores - loader_workers)
+        n = max(1, math.floor(free_cores() + 0.5))
     torch.set_num_threads(n)
     return n
 

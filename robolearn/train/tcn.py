@@ -173,7 +173,7 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
                           f"({cfg.data.memory_limit_mb}); raise it or train on fewer episodes")  # fmt: skip
     held = [held_out(s, cfg.data.holdout if not val_stores else 0.0, cfg.data.split_seed) for s in stores]
     train_eps = Episodes(stores, [~h for h in held], pose=cfg.loss == "supervised")
-    threads = run.set_threads(cfg.threads)  # no loader processes: the batches are cut in this one
+    threads = run.set_threads(cfg.threads, prior)
     val_eps = Episodes(val_stores, [np.ones(s.n_episodes, bool) for s in val_stores]) if val_stores else Episodes(
         stores, held)  # fmt: skip
     if not len(train_eps):
@@ -203,7 +203,7 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
         pose_mean = torch.from_numpy(train_eps.pose.mean(0))
         pose_std = torch.from_numpy(train_eps.pose.std(0) + 1e-6)
     opt = run.adamw(model, cfg.optim)
-    run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "views": n_views,
+    run_meta = {"train": cfg.model_dump(), "processes": acc.num_processes, "views": n_views, "threads": threads,
                 "held_out_views": held_views}  # fmt: skip
     start = run.resume_from(prior, model, model_name="TCN", train_cls=TCNTrainConfig, run_meta=run_meta,
                             train_keys=RESUME_KEYS, meta_keys=("processes",))  # fmt: skip
