@@ -55,17 +55,6 @@ def test_losses_are_zero_or_low_when_views_agree_and_grow_when_times_are_swapped
         triplet_semihard_loss(e, labels)
 
 
-def test_npairs_with_episode_negatives_ignores_other_episodes():
-    e, labels, groups = moments(6), torch.arange(6), torch.tensor([0, 0, 0, 1, 1, 1])
-    alone = npairs_loss(10 * e, 10 * e, labels, reg_lambda=0, groups=groups)
-    moved = e.clone()
-    moved[3:] = e[[0, 1, 2]]  # episode 1's moments now look like episode 0's: in-batch negatives would punish that
-    assert npairs_loss(10 * moved, 10 * moved, labels, reg_lambda=0) > alone + 0.6  # two equal matches: about ln 2
-    assert torch.isclose(npairs_loss(10 * moved, 10 * moved, labels, reg_lambda=0, groups=groups), alone)
-    swapped = e[[1, 0, 2, 3, 4, 5]]  # within episode 0, two times swapped: still punished
-    assert npairs_loss(10 * e, 10 * swapped, labels, reg_lambda=0, groups=groups) > alone + 1.0
-
-
 def test_sampler_never_makes_two_episodes_frames_positives_of_each_other():
     rng = np.random.default_rng(0)
     lengths = rng.integers(12, 40, size=30)

@@ -112,19 +112,14 @@ class TCN(nn.Module):
 
 # -- losses ----------------------------------------------------------------------------------------------------
 def npairs_loss(anchors: torch.Tensor, positives: torch.Tensor, labels: torch.Tensor,
-                reg_lambda: float = 0.002, groups: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+                reg_lambda: float = 0.002) -> torch.Tensor:  # fmt: skip
     """Multi-class N-pair loss (Sohn 2016), as TCN's official code used it: row i of `anchors` (N, D) should score
     highest against the positives of its own label (`labels` (N,), one per moment: (episode, time)), every other
-    row being a negative; plus an L2 penalty on the embeddings (`reg_lambda`/4 times their mean squared norm).
-    `groups` (N,): only rows of the anchor's own group (its episode) are its negatives, as when the official code's
-    batch held one video."""
+    row being a negative; plus an L2 penalty on the embeddings (`reg_lambda`/4 times their mean squared norm)."""
     logits = anchors @ positives.T
-    if groups is not None:
-        logits = logits.masked_fill(groups[:, None] != groups[None, :], float("-inf"))
     same = (labels[:, None] == labels[None, :]).float()
     targets = same / same.sum(dim=1, keepdim=True)
-    logp = F.log_softmax(logits, dim=1)
-    xent = torch.sum(torch.where(targets > 0, -targets * logp, 0.0), dim=1).mean()  # 0 * -inf (masked) counts 0
+    xent = torch.sum(-targets * F.log_softmax(logits, dim=1), dim=1).mean()
     reg = 0.25 * reg_lambda * (anchors.pow(2).sum(1).mean() + positives.pow(2).sum(1).mean())
     return xent + reg
 

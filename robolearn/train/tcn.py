@@ -56,9 +56,6 @@ class TCNTrainConfig(run.RunConfig):
         description="npairs | triplet (multi-view) | single_view (triplets in time) | supervised (a baseline: the "
         "same network regresses the pose labels, joint angles and grasp point, through a linear head)",
     )
-    negatives: Literal["batch", "episode"] = Field(
-        "batch", description="npairs: a moment's negatives are every other moment of the batch, or only those of "
-        "its own episode (as when the official code's batch held one video)")  # fmt: skip
     margin: float = Field(0.2, gt=0, description="triplet and single_view: the margin")
     positive_radius: int = Field(2, ge=1, description="single_view: a positive at most this many frames away")
     negative_radius: int = Field(6, ge=2, description="single_view: a negative more than this many frames away")
@@ -66,7 +63,7 @@ class TCNTrainConfig(run.RunConfig):
     out: str = "out/tcn"
 
 
-RESUME_KEYS = ("preset", "model", "loss", "negatives", "margin", "positive_radius", "negative_radius", "data", "optim", "seed",
+RESUME_KEYS = ("preset", "model", "loss", "margin", "positive_radius", "negative_radius", "data", "optim", "seed",
                "precision")  # fmt: skip
 
 
@@ -264,9 +261,7 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
             e = embed(images, gen)
             labels = torch.from_numpy(idx).to(e.device)  # a moment's label: its frame index, unique to (episode, t)
             anchors, positives = e[: len(idx)], e[len(idx) :]
-            groups = (torch.arange(cfg.data.episodes, device=e.device).repeat_interleave(cfg.data.window)
-                      if cfg.negatives == "episode" else None)  # fmt: skip
-            loss = (npairs_loss(anchors, positives, labels, groups=groups) if cfg.loss == "npairs"
+            loss = (npairs_loss(anchors, positives, labels) if cfg.loss == "npairs"
                     else triplet_semihard_loss(e, torch.cat([labels, labels]), cfg.margin))  # fmt: skip
         acc.backward(loss)
         if cfg.optim.grad_clip:
