@@ -103,11 +103,11 @@ def test_reproduce_imitation_runs_each_reward_and_judges_the_bars(demo, tmp_path
     assert trained.returncode == 0, trained.stderr[-2000:]
     out = tmp_path / "imitation"
     args = ["reproduce-imitation", "--tcn-experiment", str(src), "--seeds", "1", "--steps", "16", "--out", str(out),
-            "--reward", "true_pose", "--reward", "tcn", "--reward", "untrained"]  # fmt: skip
+            "--reward", "true_pose", "--reward", "tcn"]  # fmt: skip
     done = run_cli(*args)
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
-    assert list(results["table"]) == ["true_pose", "tcn", "untrained"]
+    assert list(results["table"]) == ["true_pose", "tcn"]
     assert {b["bar"].split("'")[0] for b in results["bars"]} == {"TCN reward"}  # the bars these rewards can judge
     for row in results["table"].values():
         assert row["runs"] == 1 and row["pose_error_cm"] > 0

@@ -249,6 +249,7 @@ def test_segmentation_aux_loss_collects_masks_trains_and_servos_and_refuses_a_st
              "has no segmentation masks; collect with [camera] segmentation = true")  # fmt: skip
 
 
+@pytest.mark.expensive  # 90 s of both cores; make test-all runs it
 def test_reproduce_runs_its_recipe_end_to_end(tmp_path):
     """robolearn reproduce on a tiny scale: oracle-mix round with masks, two servo rounds of two models
     each (round 1's pair collects round 2), the learning curve, and one eval run of random, open loop, the
