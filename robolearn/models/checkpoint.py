@@ -118,8 +118,8 @@ def save_weights(model: nn.Module, file: Path) -> None:
 def load_weights(model: nn.Module, path: Path) -> None:
     """model.safetensors at `path` into `model`, refusing missing, extra or reshaped tensors."""
     try:
-        state = load_file(path / "model.safetensors")
         with safe_open(path / "model.safetensors", "pt") as f:
+            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is no dict)
             aliases = json.loads((f.metadata() or {}).get("aliases", "{}"))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}/model.safetensors: cannot be read ({str(exc).splitlines()[0][:120]})") from None

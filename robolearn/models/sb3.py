@@ -121,16 +121,16 @@ def optimizers(agent) -> dict[str, torch.optim.Optimizer]:
 
 
 def save_agent(path: Path, agent, cfg: SB3Config, *, step: int, observation_space: gym.Space,
-               action_space: gym.Space, extra: dict[str, Any] | None = None, with_optimizer: bool = True) -> Path:  # fmt: skip
+               action_space: gym.Space, extra: dict[str, Any] | None = None) -> Path:  # fmt: skip
     """A robolearn checkpoint of `agent` at `path`: its weights and (for a resume) its optimizers' state."""
     spaces = {"observation_space": describe(observation_space), "action_space": describe(action_space)}
     return checkpoint.save(path, model=AgentWeights(agent), model_name=MODEL_NAME, model_config=cfg.model_dump(),
-                           step=step, optimizers=optimizers(agent) if with_optimizer else None,
+                           step=step, optimizers=optimizers(agent),
                            extra={**spaces, **(extra or {})})  # fmt: skip
 
 
 def load_agent(path: str | Path, observation_space: gym.Space, action_space: gym.Space, *, device: str = "cpu",
-               allow_pickle: bool = False, env=None, seed: int = 0):  # fmt: skip
+               allow_pickle: bool = False):  # fmt: skip
     """The agent at `path` (a robolearn checkpoint directory, or with `allow_pickle` an SB3 .zip) for these spaces,
     refused in one line (CheckpointError) where it was trained on others; (agent, config.json or {})."""
     path = Path(path)
@@ -147,7 +147,7 @@ def load_agent(path: str | Path, observation_space: gym.Space, action_space: gym
             raise CheckpointError(f"{path}: trained with {key.replace('_', ' ')} {json.dumps(meta.get(key))}, this "
                                   f"env has {json.dumps(describe(space))}")  # fmt: skip
     cfg = SB3Config.model_validate(meta["config"])
-    agent = build_agent(cfg, observation_space, action_space, env=env, seed=seed, device=device)
+    agent = build_agent(cfg, observation_space, action_space, device=device)
     checkpoint.load_weights(AgentWeights(agent), path)
     return agent, meta
 

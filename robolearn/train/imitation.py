@@ -140,16 +140,14 @@ class ImitationEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         obs, info = self.env.reset(seed=self.demo.seed)  # the demonstration's scene, every episode
-        self.t = 0
         self.path = [info["labels"]["tip"][:3].astype(np.float64)]
         return self._obs(obs), info
 
     def step(self, action):
         obs, _, terminated, truncated, info = self.env.step(action)
-        self.t += 1
         tip = info["labels"]["tip"][:3].astype(np.float64)
         self.path.append(tip)
-        t = min(self.t, len(self.demo.tip) - 1)
+        t = min(self.env.t, len(self.demo.tip) - 1)
         seen = self._obs(obs)
         end = terminated or truncated
         if end:

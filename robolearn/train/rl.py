@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import time
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -60,7 +59,7 @@ def robolearn_env(spec: str) -> bool:
     return spec.startswith("robolearn/") or spec.endswith(".toml")
 
 
-def make_env(spec: str, objects: str, seed: int | None = None, imitation: ImitationConfig | None = None):
+def make_env(spec: str, objects: str, imitation: ImitationConfig | None = None):
     """A robolearn env (id or TOML) on the `objects` split, or a gymnasium id's env; with `imitation`, the
     demonstration's scene (ImitationEnv)."""
     import gymnasium as gym
@@ -76,8 +75,6 @@ def make_env(spec: str, objects: str, seed: int | None = None, imitation: Imitat
             env = gym.make(spec)
         except gym.error.Error as exc:
             raise ConfigError(f"env '{spec}': {str(exc).splitlines()[0]}") from None
-    if seed is not None:
-        env.action_space.seed(seed)
     return env
 
 
@@ -99,7 +96,8 @@ def vec_env(cfg: RLTrainConfig):
 
 def evaluate(agent, env, episodes: int) -> dict[str, Any]:
     """`episodes` episodes of `agent`'s deterministic actions on seeds EVAL_SEED, EVAL_SEED + 1, ...: mean return,
-    success rate (where the env reports is_success), mean length."""
+    success rate (where the env reports is_success), mean length, and the means of imitation's judgements (errors in
+    cm, each task's success)."""
     returns, successes, lengths, extra = [], [], [], {}
     for i in range(episodes):
         obs, _ = env.reset(seed=EVAL_SEED + i)
@@ -112,7 +110,7 @@ def evaluate(agent, env, episodes: int) -> dict[str, Any]:
         lengths.append(n)
         if "is_success" in info:
             successes.append(bool(info["is_success"]))
-        for key in ("pose_error_cm", "final_error_cm", "object_error_cm"):  # imitation's errors
+        for key in ("pose_error_cm", "final_error_cm", "object_error_cm", "pose_success", "objects_success"):
             if key in info:
                 extra.setdefault(key, []).append(float(info[key]))
     return {"return": float(np.mean(returns)), "success": float(np.mean(successes)) if successes else None,
@@ -135,9 +133,8 @@ def train(cfg: RLTrainConfig, *, resume: bool = False, source: str = "config", p
         agent = build_agent(cfg.agent, venv.observation_space, venv.action_space, env=venv, seed=cfg.seed,
                             device=device)  # fmt: skip
         spaces = {"observation_space": venv.observation_space, "action_space": venv.action_space}
-        run_meta = {"train": cfg.model_dump(), "env": cfg.env}
-        start = run.resume_from(prior, AgentWeights(agent), model_name="SB3", train_cls=RLTrainConfig, run_meta=run_meta,
-                                train_keys=RESUME_KEYS, meta_keys=())  # fmt: skip
+        start = run.resume_from(prior, AgentWeights(agent), model_name="SB3", train_cls=RLTrainConfig,
+                                run_meta={"train": cfg.model_dump()}, train_keys=RESUME_KEYS, meta_keys=())  # fmt: skip
         if prior is not None:
             load_optimizers(agent, prior)
             agent.num_timesteps = start
@@ -179,7 +176,7 @@ def train(cfg: RLTrainConfig, *, resume: bool = False, source: str = "config", p
                         progress_bar=False)  # fmt: skip
         seconds = time.perf_counter() - t0
         end = max(agent.num_timesteps, start)
-        if not (out / "checkpoints" / checkpoint.step_dir(Path(), end).name).exists():
+        if not checkpoint.step_dir(out / "checkpoints", end).exists():
             save(end)
         if not state["report"] or state["next_eval"] <= end:
             evaluate_now(end)
@@ -195,7 +192,6 @@ def train(cfg: RLTrainConfig, *, resume: bool = False, source: str = "config", p
     finally:
         venv.close()
         eval_env.close()
-
 
 
 def _next(step: int, every: int) -> int:

@@ -100,12 +100,13 @@ def set_threads(setting: int, prior: Path | None = None) -> int:
     (at least 1). torch's threads wait for each other spinning, so a thread on a core that another program keeps busy
     slows every step; on an idle machine every core helps (docs/BENCHMARKS.md, "Training threads"). Results differ in
     the last bits between thread counts: set `threads` for runs that must match bit for bit."""
+    recorded = checkpoint.read_config(prior).get("threads") if prior is not None and not setting else None
     if setting:
         n = setting
     elif os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
         n = int(os.environ["OMP_NUM_THREADS"])
-    elif prior is not None and checkpoint.read_config(prior).get("threads"):
-        n = int(checkpoint.read_config(prior)["threads"])  # a resume keeps the run's count: the same arithmetic
+    elif recorded:
+        n = int(recorded)  # a resume keeps the run's count: the same arithmetic
     else:
         n = max(1, math.floor(free_cores() + 0.5))
     torch.set_num_threads(n)

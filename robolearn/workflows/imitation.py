@@ -97,28 +97,14 @@ def finished(rcfg) -> bool:
     return path.exists() and json.loads(path.read_text())["steps"] >= rcfg.steps
 
 
-def _train_alone(cfg_json: str) -> None:
-    import os
-
-    import torch
-
-    from robolearn.train.rl import RLTrainConfig, train
-
-    os.environ["OMP_NUM_THREADS"] = "1"
-    torch.set_num_threads(1)
-    rcfg = RLTrainConfig.model_validate_json(cfg_json)
-    train(rcfg, resume=Path(rcfg.out).exists(), progress=False)
-
-
 def outcome(rcfg) -> dict[str, Any]:
     """The run's last evaluation, and its pose error at half the budget."""
     rows = [json.loads(x) for x in (Path(rcfg.out) / "metrics.jsonl").read_text().splitlines()]
     last = rows[-1]
     half = min(rows, key=lambda r: abs(r["step"] - rcfg.steps / 2))
     return {"pose_error_cm": last["pose_error_cm"], "final_error_cm": last["final_error_cm"],
-            "pose_success": last["final_error_cm"] <= rcfg.imitation.success_cm,
-            "objects_success": last["object_error_cm"] <= rcfg.imitation.object_cm,
-            "half_pose_success": half["final_error_cm"] <= rcfg.imitation.success_cm, "curve": [(r["step"], r["pose_error_cm"]) for r in rows]}  # fmt: skip
+            "pose_success": bool(last["pose_success"]), "objects_success": bool(last["objects_success"]),
+            "half_pose_success": bool(half["pose_success"]), "curve": [(r["step"], r["pose_error_cm"]) for r in rows]}  # fmt: skip
 
 
 def summarize(runs: dict, outcomes: dict) -> dict[str, dict[str, Any]]:
@@ -232,7 +218,7 @@ def run(cfg: ImitationExperimentConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     clock = Clock(out / "timing.json")
     with clock.part("train"):
-        run_parallel(_train_alone, list(runs.values()), cfg.workers, finished)
+        run_parallel(list(runs.values()), cfg.workers, finished)
     outcomes = {k: outcome(r) for k, r in runs.items()}
     table = summarize(runs, outcomes)
     bars = judge(table)

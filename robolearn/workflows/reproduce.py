@@ -206,25 +206,28 @@ def fit(cfg: TrainConfig) -> str:
     return trained(cfg)
 
 
-def _fit_alone(cfg_json: str) -> None:
-    import torch
+def _train_alone(module: str, config_class: str, cfg_json: str) -> None:
+    """A spawned process's training run: the config (of `config_class` in training module `module`) from its JSON, the
+    module's `train`, one thread (OMP_NUM_THREADS also reaches the run's loader processes), continuing the run in
+    its folder where one is."""
+    import importlib
 
-    from robolearn.train.grasp import TrainConfig, train
-
-    os.environ["OMP_NUM_THREADS"] = "1"  # for the run's loader processes, started from here
-    torch.set_num_threads(1)
-    train(TrainConfig.model_validate_json(cfg_json), resume=True, progress=False)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    loop = importlib.import_module(module)
+    loop.train(getattr(loop, config_class).model_validate_json(cfg_json), resume=True, progress=False)
 
 
-def run_parallel(target, cfgs: list, parallel: int, finished) -> None:
-    """`target(cfg JSON)` in a process of its own for each of `cfgs` not `finished` yet, `parallel` at a time (two
-    runs of one thread each on two cores beat one run on both); SystemExit naming any that did not finish."""
+def run_parallel(cfgs: list, parallel: int, finished) -> None:
+    """Train each of `cfgs` (training configs: grasp CNN, TCN or RL) not `finished` yet in a process of its own,
+    `parallel` at a time (two runs of one thread each on two cores beat one run on both); SystemExit naming any that
+    did not finish."""
     todo = [c for c in cfgs if not finished(c)]
     ctx = mp.get_context("spawn")
     for i in range(0, len(todo), parallel):
         group = todo[i : i + parallel]
         print(f"training {', '.join(Path(c.out).name for c in group)} ({group[0].steps} steps each)", flush=True)
-        procs = [ctx.Process(target=target, args=(c.model_dump_json(),)) for c in group]
+        procs = [ctx.Process(target=_train_alone, args=(type(c).__module__, type(c).__name__, c.model_dump_json()))
+                 for c in group]  # fmt: skip
         for p in procs:
             p.start()
         for p in procs:
@@ -236,7 +239,7 @@ def run_parallel(target, cfgs: list, parallel: int, finished) -> None:
 
 def fit_parallel(cfgs: list[TrainConfig], parallel: int) -> list[str]:
     """Train the grasp CNNs of `cfgs`, `parallel` at a time, one thread each; their checkpoints."""
-    run_parallel(_fit_alone, cfgs, parallel, trained)
+    run_parallel(cfgs, parallel, trained)
     return [trained(c) for c in cfgs]
 
 

@@ -20,7 +20,6 @@ step count. Writes into --out: data/ (the four datasets), runs/<model>-s<seed>/ 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -89,17 +88,6 @@ def finished(tcfg) -> str | None:
         return None
     summary = json.loads(path.read_text())
     return summary["checkpoint"] if summary["steps"] == tcfg.steps else None
-
-
-def _train_alone(cfg_json: str) -> None:
-    import torch
-
-    from robolearn.train.tcn import TCNTrainConfig, train
-
-    os.environ["OMP_NUM_THREADS"] = "1"
-    torch.set_num_threads(1)
-    tcfg = TCNTrainConfig.model_validate_json(cfg_json)
-    train(tcfg, resume=Path(tcfg.out).exists(), progress=False)
 
 
 def evaluate_seed(cfg: TCNExperimentConfig, seed: int, checkpoints: dict[str, str], data: dict[str, str]) -> dict:
@@ -234,7 +222,7 @@ def run(cfg: TCNExperimentConfig) -> dict[str, Any]:
             data[f"{arm}_test"] = collect(cfg, arm, "test", cfg.test_episodes)
     runs = {(name, seed): run_config(cfg, name, seed, data) for seed in range(cfg.seeds) for name in MODELS}
     with clock.part("train"):
-        run_parallel(_train_alone, list(runs.values()), cfg.workers, finished)
+        run_parallel(list(runs.values()), cfg.workers, finished)
     per_seed = []
     with clock.part("evaluate"):
         for seed in range(cfg.seeds):
