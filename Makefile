@@ -14,7 +14,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install "$(TORCH)"
-	$(PIP) install -e ".[dev,ray]"
+	$(PIP) install -e ".[dev,ray,original]"
 	touch $(STAMP)
 
 demo: install

@@ -51,10 +51,11 @@ EnvArg = Annotated[str, typer.Option("--env", "-e", help="registered env id or e
 @app.command("envs")
 def envs_cmd() -> None:
     """List the registered env ids and the preset each is built from."""
-    from robolearn.envs import ENV_IDS, MOTION_ENV_IDS
+    from robolearn.envs import ENV_IDS, MOTION_ENV_IDS, ORIGINAL_ID
 
     for env_id, preset in {**ENV_IDS, **MOTION_ENV_IDS}.items():
-        typer.echo(f"{env_id:28s} preset '{preset}'")
+        typer.echo(f"{env_id:36s} preset '{preset}'")
+    typer.echo(f"{ORIGINAL_ID:36s} pybullet_envs' own code, seen as KukaDiverse-v1 (the 'original' extra)")
 
 
 @app.command("eval")

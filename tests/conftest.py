@@ -1,4 +1,4 @@
-import subprocess
+import subprocess as subprocess_module
 import sys
 import urllib.request
 from pathlib import Path
@@ -9,12 +9,37 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def run_cli():
-    """Run `robolearn ARGS...` in a subprocess; returns the CompletedProcess."""
+def run_cli(monkeypatch):
+    """Run `robolearn ARGS...`; returns a CompletedProcess. In this process by default, through the same `main`
+    the `robolearn` script calls (a subprocess costs ~2 s of CPU importing torch, and the suite makes ~100 calls);
+    `subprocess=True` for a check that needs a process of its own (start-up imports, signals)."""
+    import contextlib
+    import io
+    import signal
 
-    def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "robolearn.cli", *args], capture_output=True, text=True,
-                              cwd=ROOT, timeout=timeout)  # fmt: skip
+    def run(*args: str, timeout: float = 300, subprocess: bool = False) -> subprocess_module.CompletedProcess:
+        argv = [sys.executable, "-m", "robolearn.cli", *args]
+        if subprocess:
+            return subprocess_module.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+        import torch
+
+        from robolearn.cli import main
+
+        out, err, code = io.StringIO(), io.StringIO(), 0
+        threads, handlers = torch.get_num_threads(), {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        monkeypatch.chdir(ROOT)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if isinstance(exc.code, str):
+                err.write(exc.code + "\n")
+        finally:  # what a run sets for its process: torch's threads, signal handlers
+            torch.set_num_threads(threads)
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+        return subprocess_module.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
     return run
 

@@ -140,5 +140,8 @@ def test_reproduce_tcn_runs_from_nothing_and_continues(tmp_path, run_cli):
     assert r.returncode == 0, r.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
     assert set(results["table"]) == {"tcn", "single_view", "supervised", "tcn_both_arms", "untrained", "pixels"}
+    trained = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/summary.json")}
+    assert len(trained) == 4  # tcn, single_view, supervised, tcn_both_arms
     again = run_cli("reproduce-tcn", "--scale", "0.01", "--seeds", "1", "--out", str(out))
-    assert again.returncode == 0 and "collected" not in again.stdout and "training" not in again.stdout
+    assert again.returncode == 0 and "collected" not in again.stdout
+    assert {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/summary.json")} == trained  # nothing retrained

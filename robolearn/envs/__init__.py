@@ -15,6 +15,7 @@ ENV_IDS: dict[str, str] = {
     "robolearn/GraspKuka-v0": "kuka",
     "robolearn/GraspPanda-v0": "panda",
     "robolearn/KukaDiverse-v0": "kuka_diverse",
+    "robolearn/KukaDiverse-v1": "kuka_diverse_v1",
 }
 
 # Multi-view motion of an arm (robolearn.envs.motion_env): the video that time-contrastive networks learn from.
@@ -23,6 +24,12 @@ MOTION_ENV_IDS: dict[str, str] = {
     "robolearn/MotionPanda-v0": "motion_panda",
 }
 
+# pybullet_envs' own KukaDiverseObjectEnv behind an adapter (robolearn.envs.original; the `original` extra).
+ORIGINAL_ID = "pybullet_envs/KukaDiverseObjectEnv"
+ORIGINAL_PRESET = "kuka_diverse_v1"  # what it is seen as: the replica's config
+
+if ORIGINAL_ID not in registry:
+    register(id=ORIGINAL_ID, entry_point="robolearn.envs.original:OriginalKukaDiverse")
 for _env_id, _preset in ENV_IDS.items():
     if _env_id not in registry:
         register(id=_env_id, entry_point="robolearn.envs.grasp_env:GraspEnv", kwargs={"preset": _preset})
@@ -40,11 +47,13 @@ def load_env_config(spec: str | Path, **overrides: Any):  # -> EnvConfig | Motio
 
     if str(spec) in ENV_IDS:
         return make_config(ENV_IDS[str(spec)], **overrides)
+    if str(spec) == ORIGINAL_ID:
+        return make_config(ORIGINAL_PRESET, **overrides)
     if str(spec) in MOTION_ENV_IDS:
         return make_motion_config(MOTION_ENV_IDS[str(spec)], **overrides)
     path = Path(spec)
     if path.suffix != ".toml" and not path.exists():
-        ids = ", ".join([*ENV_IDS, *MOTION_ENV_IDS])
+        ids = ", ".join([*ENV_IDS, *MOTION_ENV_IDS, ORIGINAL_ID])
         raise ConfigError(f"env '{spec}': neither a registered id ({ids}) nor a TOML file")
     data = deep_merge(read_toml(path), overrides)
     return validate(MotionConfig if data.get("kind") == "motion" else EnvConfig, data, source=str(path))
@@ -67,5 +76,14 @@ def build_env(config: Any, *, render_mode: str | None = None):  # -> GraspEnv | 
 
 
 def make_env(spec: str | Path, *, render_mode: str | None = None, **overrides: Any):  # -> GraspEnv | MotionEnv
-    """The env of a registered id or an env TOML file."""
+    """The env of a registered id or an env TOML file; ORIGINAL_ID takes only an objects split."""
+    if str(spec) == ORIGINAL_ID:
+        from robolearn.config import ConfigError
+        from robolearn.envs.original import OriginalKukaDiverse
+
+        split = overrides.pop("objects", {}).get("split", "test")
+        if overrides:
+            raise ConfigError(f"{ORIGINAL_ID} is the original's code: it takes an objects split and nothing else "
+                              f"(got {', '.join(overrides)})")  # fmt: skip
+        return OriginalKukaDiverse(objects=split, render_mode=render_mode)
     return build_env(load_env_config(spec, **overrides), render_mode=render_mode)

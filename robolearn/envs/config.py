@@ -31,6 +31,13 @@ class ObjectsConfig(Config):
     drop_height: float = 0.15
     yaw_low: float = 1.5707963
     yaw_high: float = 2.5132741  # pi/2 + 0.3 pi, as KukaDiverseObjectEnv
+    draw: Literal["robolearn", "original"] = Field(
+        "robolearn",
+        description="robolearn: `count` distinct objects of the pool, placed uniformly in spawn_low-spawn_high and "
+        "yaw_low-yaw_high, from the episode's generator; original: KukaDiverseObjectEnv's draw, with replacement from "
+        "the split's URDFs in the directory's listing order, its placement expressions, from numpy and Python "
+        "generators seeded with a number the episode's generator draws",
+    )
 
     @field_validator("ids")
     @classmethod
@@ -42,6 +49,12 @@ class ObjectsConfig(Config):
             if bad:
                 raise ValueError(f"object ids must be in 0-{NUM_OBJECTS - 1}, got {bad[0]}")
         return ids
+
+    @model_validator(mode="after")
+    def _original_draw(self) -> ObjectsConfig:
+        if self.draw == "original" and (self.ids is not None or self.split == "all"):
+            raise ValueError("draw 'original' draws from the train or test split's files; it takes no ids or 'all'")
+        return self
 
 
 class TaskConfig(Config):
@@ -56,6 +69,13 @@ class TaskConfig(Config):
     grasp_height: float = Field(0.1, description="the grasp starts once the end effector is at or below this height")
     grasp_at_last_step: bool = Field(True, description="grasp at the last step if it has not happened yet")
     success_height: float = Field(0.2, description="success: an object's base above this height after the lift")
+    control: Literal["robolearn", "original"] = Field(
+        "robolearn",
+        description="robolearn: null-space IK, the fingers held by the reset's force-200 target until the grasp, every "
+        "action's substeps run; original: pybullet_envs' kuka.Kuka as KukaDiverseObjectEnv drives it: damped IK "
+        "without null space, the fingers commanded open at every action (forces 2 / 2.5 / 2), the last action cut "
+        "after one substep (its termination check), its grasp's finger schedule (KUKA only)",
+    )
 
     @model_validator(mode="after")
     def _workspace_ordered(self) -> TaskConfig:
@@ -73,6 +93,12 @@ class EnvConfig(Config):
     objects: ObjectsConfig = ObjectsConfig()
     task: TaskConfig = TaskConfig()
     physics: PhysicsConfig = PhysicsConfig()
+
+    @model_validator(mode="after")
+    def _original_control_is_the_kukas(self) -> EnvConfig:
+        if self.task.control == "original" and self.arm != "kuka":
+            raise ValueError(f"task.control 'original' drives the KUKA of pybullet_envs; arm is '{self.arm}'")
+        return self
 
 
 # Panda: end effector = grasp point between the fingertips, so heights differ from the KUKA's wrist link.
@@ -93,6 +119,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         },  # fmt: skip
     },
 }
+# KukaDiverseObjectEnv episode for episode: the same seed and actions give its images, poses and outcome.
+PRESETS["kuka_diverse_v1"] = deep_merge(PRESETS["kuka_diverse"], {
+    "task": {"control": "original"}, "objects": {"draw": "original"},
+    "physics": {"free_space_stride": 1, "early_exit": False, "sleeping": False, "scene": "original"}})  # fmt: skip
 
 
 def make_config(

@@ -50,7 +50,8 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.observation_space = self.task.features().observation_space()
         self.action_space = spaces.Box(-1.0, 1.0, (grasp.ACTION_DIM,), np.float32)
 
-        self.world = World(arm=self.config.arm, physics=self.config.physics, renderer=self.config.renderer)
+        self.world = World(arm=self.config.arm, physics=self.config.physics, renderer=self.config.renderer,
+                           ik="damped" if self.config.task.control == "original" else "null_space")  # fmt: skip
         self.t = 0
         self.attempted = False
         self._pose: CameraPose = sample_pose(self.config.camera, None)
@@ -105,7 +106,12 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         dz = -tc.dv if tc.height_hack else tc.dv * a[2]
         target = np.clip(arm.target + np.array([tc.dv * a[0], tc.dv * a[1], dz]), tc.workspace_low, tc.workspace_high)
         arm.move(target, arm.yaw + tc.da * a[3])
-        world.move_arm(self.config.physics.action_substeps)
+        substeps = self.config.physics.action_substeps
+        if tc.control == "original":
+            arm.grip(1.0)
+            if self.t + 1 >= tc.max_steps:
+                substeps = 1  # its termination check, inside the substep loop, is already true
+        world.move_arm(substeps)
         self.t += 1
         pose = [*arm.target.tolist(), arm.yaw]  # where this action put the gripper; the grasp closes here
         if arm.ee_position()[2] <= tc.grasp_height or (tc.grasp_at_last_step and self.t >= tc.max_steps):
@@ -123,6 +129,9 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         """
         world, arm, ph = self.world, self.world.arm, self.config.physics
         pos, yaw = arm.target.copy(), arm.yaw
+        if self.config.task.control == "original":
+            self._grasp_original(pos, yaw)
+            return
         arm.move(pos, yaw)
         for i in range(ph.grasp_close_substeps):
             if not ph.early_exit:
@@ -139,6 +148,19 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             if not ph.early_exit:
                 arm.grip(0.0)
             world.step()
+
+    def _grasp_original(self, pos: np.ndarray, yaw: float) -> None:
+        """KukaDiverseObjectEnv's grasp: each substep re-solves IK and commands the fingers, their angle falling
+        0.003 rad a substep from 0.3 to 0, first where the arm is, then with the target rising each substep."""
+        world, arm, ph = self.world, self.world.arm, self.config.physics
+        angle = arm.OPEN_ANGLE
+        for n, rise in ((ph.grasp_close_substeps, 0.0), (ph.grasp_lift_substeps, ph.lift_per_substep)):
+            for _ in range(n):
+                pos[2] += rise
+                arm.move(pos, yaw)
+                arm.finger_angle(angle)
+                world.step()
+                angle = max(angle - arm.OPEN_ANGLE / 100.0, 0.0)
 
     def _observe(self) -> dict[str, np.ndarray]:
         images = self.world.render(self.config.camera, self._pose)

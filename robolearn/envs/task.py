@@ -7,6 +7,7 @@ owns the rest (`Task`). `GraspTask` is grasping from a tray; its oracle grasps w
 from __future__ import annotations
 
 import math
+import random
 import weakref
 from typing import Any, Protocol, runtime_checkable
 
@@ -16,8 +17,25 @@ import pybullet as p
 from robolearn.envs import grasp
 from robolearn.envs.config import EnvConfig
 from robolearn.features import Feature, Schema
-from robolearn.sim.objects import object_vertices, split_ids
+from robolearn.sim.objects import listing_order, object_vertices, split_ids
 from robolearn.sim.world import World
+
+
+def original_placements(split: str, count: int, seed: int) -> list[tuple[int, float, float, float]]:
+    """(object id, x, y, yaw) of `count` objects as KukaDiverseObjectEnv draws them once `random.seed(seed)` and
+    `np.random.seed(seed)` have run: three draws of numpy's for the camera's jitter (used even at zero jitter), a
+    choice with replacement among the split's files in listing order, then three of Python's for each object."""
+    legacy, py = np.random.RandomState(seed), random.Random(seed)
+    legacy.uniform(-3, 3), legacy.uniform(-3, 3), legacy.uniform(-2, 2)
+    listing = listing_order(split)
+    chosen = legacy.choice(np.arange(len(listing)), count)
+    block = 0.3  # its blockRandom
+    out = []
+    for index in chosen:
+        x = 0.4 + block * py.random()
+        y = block * (py.random() - 0.5)
+        out.append((listing[index], x, y, np.pi / 2 + block * np.pi * py.random()))
+    return out
 
 
 @runtime_checkable
@@ -73,6 +91,9 @@ class GraspTask:
     def layout(self, world: World, rng: np.random.Generator) -> None:
         """Drop `count` objects of the pool at random places in the tray, one after another."""
         oc = self.config.objects
+        if oc.draw == "original":
+            world.place_objects(original_placements(oc.split, oc.count, int(rng.integers(2**32))), oc.drop_height)
+            return
         chosen = rng.choice(self.pool, oc.count, replace=len(self.pool) < oc.count)
         xy = rng.uniform(oc.spawn_low, oc.spawn_high, size=(oc.count, 2))
         yaw = rng.uniform(oc.yaw_low, oc.yaw_high, size=oc.count)

@@ -101,9 +101,15 @@ BUILDERS: dict[str, Callable[[PolicyConfig, object], Policy]] = {
 }
 
 
+PRIVILEGED = ("oracle", "probe")  # read the simulator's state: robolearn's envs only
+
+
 def make_policy(cfg: PolicyConfig | str, env, **overrides) -> Policy:
     """The policy `cfg` (a PolicyConfig, a name or a policy TOML) acting in `env`."""
     cfg = cfg if isinstance(cfg, PolicyConfig) else policy_config(cfg, **overrides)
+    if cfg.name in PRIVILEGED and not hasattr(env, "task"):
+        raise ConfigError(f"policy '{cfg.name}' reads robolearn's simulator state, which this env does not expose; "
+                          "robolearn/KukaDiverse-v1 plays the original episode for episode")  # fmt: skip
     policy = BUILDERS[cfg.name](cfg, env)
     if cfg.epsilon > 0 and cfg.name != "random":
         policy = EpsilonMix(

@@ -17,6 +17,7 @@ import pybullet as p
 import pybullet_data
 
 ArmName = Literal["kuka", "panda"]
+IKName = Literal["null_space", "damped"]
 DATA = Path(pybullet_data.getDataPath())
 
 
@@ -32,8 +33,9 @@ class Arm(ABC):
     tip_offset: float  # metres from the grasp point between the fingertips up to the end-effector link (gripper down)
     joint_speed: float  # the arm joints' speed limit (rad/s) under IK position control
 
-    def __init__(self, *, client: int) -> None:
+    def __init__(self, *, client: int, ik: IKName = "null_space") -> None:
         self.client = client
+        self.ik = ik
         self.uid = self._load()
         self.num_joints = p.getNumJoints(self.uid, physicsClientId=client)
         self.target = np.asarray(self.home_ee, dtype=np.float64)
@@ -54,6 +56,16 @@ class Arm(ABC):
     @abstractmethod
     def grip(self, gripper: float) -> None:
         """Set the finger motor targets for an opening in [0 (closed), 1 (open)]."""
+
+    def _solve(self, pos: list[float], orn: tuple[float, ...]) -> tuple[float, ...]:
+        """Joint targets for the end effector at `pos` with orientation `orn`: `ik` null_space (limits and rest
+        poses, what robolearn's arms use) or damped (joint damping 1e-5 alone, what pybullet_envs' kuka.Kuka
+        calls: it sets useNullSpace = 21 and then tests == 1)."""
+        if self.ik == "damped":
+            return p.calculateInverseKinematics(self.uid, self.ee_link, pos, orn, jointDamping=[1e-5] * self.num_joints,
+                                                physicsClientId=self.client)  # fmt: skip
+        return p.calculateInverseKinematics(self.uid, self.ee_link, pos, orn, self.LOWER, self.UPPER, self.RANGES,
+                                            self.REST, physicsClientId=self.client)  # fmt: skip
 
     def command(self, pos: np.ndarray, yaw: float, gripper: float) -> None:
         self.move(pos, yaw)
@@ -135,8 +147,7 @@ class KukaArm(Arm):
     def move(self, pos: np.ndarray, yaw: float) -> None:
         c = self.client
         self.target, self.yaw = np.asarray(pos, dtype=np.float64), float(yaw)
-        q = p.calculateInverseKinematics(self.uid, self.ee_link, self.target.tolist(), self.DOWN, self.LOWER,
-                                         self.UPPER, self.RANGES, self.REST, physicsClientId=c)  # fmt: skip
+        q = self._solve(self.target.tolist(), self.DOWN)
         for j in self.arm_joints:
             p.setJointMotorControl2(self.uid, j, p.POSITION_CONTROL, targetPosition=q[j], targetVelocity=0,
                                     force=200.0, maxVelocity=self.joint_speed, positionGain=0.3, velocityGain=1,
@@ -146,9 +157,13 @@ class KukaArm(Arm):
         )
 
     def grip(self, gripper: float) -> None:
+        self.finger_angle(self.OPEN_ANGLE * float(gripper))
+        self.gripper = float(gripper)  # as given, not as the angle divides back
+
+    def finger_angle(self, angle: float) -> None:
+        """Finger motor targets for an opening of `angle` radians (0.3 open), at pybullet_envs' forces."""
         c = self.client
-        self.gripper = float(gripper)
-        angle = self.OPEN_ANGLE * self.gripper
+        self.gripper = angle / self.OPEN_ANGLE
         p.setJointMotorControl2(self.uid, 8, p.POSITION_CONTROL, targetPosition=-angle, force=2.0, physicsClientId=c)
         p.setJointMotorControl2(self.uid, 11, p.POSITION_CONTROL, targetPosition=angle, force=2.5, physicsClientId=c)
         p.setJointMotorControl2(self.uid, 10, p.POSITION_CONTROL, targetPosition=0, force=2.0, physicsClientId=c)
@@ -200,8 +215,7 @@ class PandaArm(Arm):
     def move(self, pos: np.ndarray, yaw: float) -> None:
         c = self.client
         self.target, self.yaw = np.asarray(pos, dtype=np.float64), float(yaw)
-        q = p.calculateInverseKinematics(self.uid, self.ee_link, self.target.tolist(), self._down(self.yaw),
-                                         self.LOWER, self.UPPER, self.RANGES, self.REST, physicsClientId=c)  # fmt: skip
+        q = self._solve(self.target.tolist(), self._down(self.yaw))
         for j in self.arm_joints:
             p.setJointMotorControl2(self.uid, j, p.POSITION_CONTROL, targetPosition=q[j], targetVelocity=0,
                                     force=200.0, maxVelocity=self.joint_speed, positionGain=0.3, velocityGain=1,

@@ -8,6 +8,7 @@ has no grasp point; no split holds it.
 
 from __future__ import annotations
 
+import glob
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -26,6 +27,14 @@ Split = Literal["train", "test", "all"]
 def split_ids(split: Split) -> tuple[int, ...]:
     """The object ids of a split."""
     return {"train": TRAIN_IDS, "test": TEST_IDS, "all": tuple(sorted(TRAIN_IDS + TEST_IDS))}[split]
+
+
+@cache
+def listing_order(split: Split) -> tuple[int, ...]:
+    """The split's object ids as KukaDiverseObjectEnv lists them: `glob` of random_urdfs/*0/*.urdf (test) or
+    *[1-9]/*.urdf (train), unsorted, so in the order of the file system it runs on, and object 168 among them."""
+    pattern = {"test": "*0/*.urdf", "train": "*[1-9]/*.urdf"}[split]
+    return tuple(int(Path(f).stem) for f in glob.glob(str(Path(pybullet_data.getDataPath()) / "random_urdfs" / pattern)))
 
 
 def object_urdf(object_id: int) -> str:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from typing import Literal
 
 import numpy as np
 import pybullet as p
 from pydantic import Field
 
 from robolearn.config import Config
-from robolearn.sim.arms import ARMS, DATA, ArmName
+from robolearn.sim.arms import ARMS, DATA, ArmName, IKName
 from robolearn.sim.camera import CameraConfig, CameraPose, depth_to_metres, load_renderer
 from robolearn.sim.objects import object_urdf
 
@@ -51,19 +52,30 @@ class PhysicsConfig(Config):
         "holds nothing and is clear of every object",
     )
     sleeping: bool = Field(True, description="resting objects sleep (Bullet deactivation) until something touches them")
+    scene: Literal["robolearn", "original"] = Field(
+        "robolearn",
+        description="robolearn: plane, table and tray as maximal-coordinate bodies, which the multibody solver does not "
+        "carry; original: KukaDiverseObjectEnv's scene, body for body in its order (plane, table, arm, tray, one "
+        "substep), at pybullet's default engine settings",
+    )
 
     @classmethod
     def faithful(cls) -> PhysicsConfig:
         """Every substep of KukaDiverseObjectEnv's schedule, no shortcuts."""
         return cls(free_space_stride=1, early_exit=False, sleeping=False)
 
+    @classmethod
+    def original(cls) -> PhysicsConfig:
+        """KukaDiverseObjectEnv's physics exactly: its schedule and its scene."""
+        return cls(free_space_stride=1, early_exit=False, sleeping=False, scene="original")
+
 
 class World:
     """Physics client, static scene, one arm, the objects of the current episode, and timing counters."""
 
-    def __init__(self, *, arm: ArmName, physics: PhysicsConfig, renderer: str = "tiny") -> None:
+    def __init__(self, *, arm: ArmName, physics: PhysicsConfig, renderer: str = "tiny", ik: IKName = "null_space") -> None:
         self.physics = physics
-        self.arm_name = arm
+        self.arm_name, self.ik = arm, ik
         self.client = p.connect(p.DIRECT)
         self.renderer = load_renderer(renderer, self.client)
         self.timers: dict[str, float] = defaultdict(float)
@@ -79,23 +91,35 @@ class World:
         t = time.perf_counter()
         c, physics = self.client, self.physics
         p.resetSimulation(physicsClientId=c)
-        p.setPhysicsEngineParameter(
-            numSolverIterations=physics.solver_iterations,
-            solverResidualThreshold=physics.solver_residual or 1e-7,
-            deterministicOverlappingPairs=1,
-            physicsClientId=c,
-        )
+        if physics.scene == "original":  # pybullet's defaults otherwise, as the original leaves them
+            p.setPhysicsEngineParameter(numSolverIterations=physics.solver_iterations, physicsClientId=c)
+        else:
+            p.setPhysicsEngineParameter(
+                numSolverIterations=physics.solver_iterations,
+                solverResidualThreshold=physics.solver_residual or 1e-7,
+                deterministicOverlappingPairs=1,
+                physicsClientId=c,
+            )
         p.setTimeStep(physics.time_step, physicsClientId=c)
         p.setGravity(0, 0, -10, physicsClientId=c)
-        # Static bodies as maximal-coordinate rigid bodies: the same geometry, but not fixed-base
+        # robolearn's scene: static bodies as maximal-coordinate rigid bodies, the same geometry, but not fixed-base
         # multibodies that the multibody solver would carry through every substep.
-        p.loadURDF(str(DATA / "plane.urdf"), [0, 0, -1], useMaximalCoordinates=True, physicsClientId=c)
-        p.loadURDF(str(DATA / "table" / "table.urdf"), [0.5, 0.0, -0.82], useMaximalCoordinates=True, physicsClientId=c)
-        self.tray = p.loadURDF(
-            str(DATA / "tray" / "tray.urdf"), TRAY_POS, TRAY_ORN, useMaximalCoordinates=True, physicsClientId=c
-        )
-        self.arm = ARMS[self.arm_name](client=c)
+        maximal = physics.scene != "original"
+        p.loadURDF(str(DATA / "plane.urdf"), [0, 0, -1], useMaximalCoordinates=maximal, physicsClientId=c)
+        p.loadURDF(str(DATA / "table" / "table.urdf"), [0.5, 0.0, -0.82], useMaximalCoordinates=maximal, physicsClientId=c)
+
+        def tray() -> int:
+            return p.loadURDF(str(DATA / "tray" / "tray.urdf"), TRAY_POS, TRAY_ORN, useMaximalCoordinates=maximal,
+                              physicsClientId=c)  # fmt: skip
+
+        if maximal:
+            self.tray = tray()
+        self.arm = ARMS[self.arm_name](client=c, ik=self.ik)
         self.arm.reset()
+        if not maximal:
+            self.tray = tray()
+            p.stepSimulation(physicsClientId=c)
+            self.substeps += 1
         self.objects: list[int] = []  # pybullet body ids of the objects in the tray
         self.object_ids: list[int] = []  # their ids among the 1000 procedural objects
         self._touched = False  # the gripper may have touched something since the objects were placed

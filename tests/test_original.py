@@ -1,0 +1,73 @@
+"""KukaDiverse-v1 against pybullet_envs' own KukaDiverseObjectEnv: the same seeds and actions give the same episodes."""
+
+import multiprocessing as mp
+import sys
+
+import numpy as np
+import pytest
+
+from robolearn.envs import ORIGINAL_ID, make_env
+
+SEEDS = range(4)  # with these actions, in either split: grasps that lift an object, grasps that do not, no grasp
+
+
+def play(spec: str, seeds, split: str = "test") -> list[dict]:
+    """Each seed's episode under actions drawn from its own generator: every image, state, pose and outcome."""
+    env = make_env(spec, objects={"split": split})
+    episodes = []
+    for seed in seeds:
+        actions = np.random.default_rng(1000 + seed)
+        obs, info = env.reset(seed=seed)
+        ep = {"object_ids": info["object_ids"], "rgb": [obs["rgb"]], "state": [obs["state"]], "pose": []}
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, step = env.step(actions.uniform(-1, 1, 4))
+            ep["rgb"].append(obs["rgb"])
+            ep["state"].append(obs["state"])
+            ep["pose"].append(step["gripper_pose"])
+            done = terminated or truncated
+        poses = env.object_poses() if hasattr(env, "object_poses") else env.world.object_poses()
+        ep.update(reward=reward, terminated=terminated, success=step["is_success"], lifted=step["lifted_object_ids"],
+                  objects=np.array([[*pos, *orn] for pos, orn in poses]))  # fmt: skip
+        episodes.append({k: np.asarray(v) if k in ("rgb", "state", "pose") else v for k, v in ep.items()})
+    env.close()
+    return episodes
+
+
+def _play_original(seeds, split, queue) -> None:
+    queue.put(play(ORIGINAL_ID, seeds, split))
+
+
+def original_episodes(seeds, split: str = "test") -> list[dict]:
+    """`play` in a process of its own: the original drives pybullet's default client, so it must connect first."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_play_original, args=(list(seeds), split, queue))
+    proc.start()
+    out = queue.get(timeout=600)
+    proc.join()
+    return out
+
+
+@pytest.mark.parametrize("split", ["test", "train"])
+def test_v1_plays_the_original_episode_for_episode(split):
+    pytest.importorskip("gym", reason="the 'original' extra (make install has it)")
+    original, replica = original_episodes(SEEDS, split), play("robolearn/KukaDiverse-v1", SEEDS, split)
+    for seed, a, b in zip(SEEDS, original, replica):
+        assert a["object_ids"] == b["object_ids"], seed
+        assert a["rgb"].shape == b["rgb"].shape and (a["rgb"] == b["rgb"]).all(), f"seed {seed}: images differ"
+        np.testing.assert_array_equal(a["state"], b["state"], err_msg=f"seed {seed}")
+        np.testing.assert_array_equal(a["pose"], b["pose"], err_msg=f"seed {seed}")
+        np.testing.assert_array_equal(a["objects"], b["objects"], err_msg=f"seed {seed}")
+        assert (a["reward"], a["terminated"], a["success"], a["lifted"]) == \
+            (b["reward"], b["terminated"], b["success"], b["lifted"]), seed  # fmt: skip
+    outcomes = {(len(e["pose"]), bool(e["terminated"]), bool(e["success"])) for e in original}
+    assert {(7, True, True), (7, True, False), (8, False, False)} <= outcomes, outcomes  # each kind of episode tried
+
+
+def test_the_original_without_its_extra_is_one_line(run_cli, monkeypatch):
+    monkeypatch.setitem(sys.modules, "gym", None)  # as if gym were not installed
+    r = run_cli("eval", "--env", ORIGINAL_ID, "--policy", "random", "-n", "1")
+    assert r.returncode == 2 and "'original' extra" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = run_cli("eval", "--env", "robolearn/KukaDiverse-v1", "--policy", "random", "-n", "1")
+    assert r.returncode == 0, r.stderr  # the replica needs nothing more
