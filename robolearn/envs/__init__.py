@@ -16,6 +16,7 @@ ENV_IDS: dict[str, str] = {
     "robolearn/GraspPanda-v0": "panda",
     "robolearn/KukaDiverse-v0": "kuka_diverse",
     "robolearn/KukaDiverse-v1": "kuka_diverse_v1",
+    "robolearn/KukaDiverseFast-v1": "kuka_diverse_v1_fast",
 }
 
 # Multi-view motion of an arm (robolearn.envs.motion_env): the video that time-contrastive networks learn from.

@@ -123,6 +123,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 PRESETS["kuka_diverse_v1"] = deep_merge(PRESETS["kuka_diverse"], {
     "task": {"control": "original"}, "objects": {"draw": "original"},
     "physics": {"free_space_stride": 1, "early_exit": False, "sleeping": False, "scene": "original"}})  # fmt: skip
+# KukaDiverse-v1's task with robolearn's physics shortcuts (PhysicsConfig's defaults), measured against v1.
+PRESETS["kuka_diverse_v1_fast"] = deep_merge(PRESETS["kuka_diverse_v1"], {"physics": PhysicsConfig().model_dump()})
 
 
 def make_config(

@@ -122,21 +122,34 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     def _grasp(self) -> None:
         """Close the fingers over 100 substeps and hold, then raise the target `lift_per_substep` a substep.
 
-        With `physics.early_exit` the grasp stops where its outcome can no longer change: the close
-        phase once arm and fingers are still; the lift once the gripper holds nothing and has risen
-        clear of every object, since an object only rises if the gripper holds it. (Clear matters: a
-        gripper jammed against the tray floor often closes on an object only as it starts to rise.)
+        robolearn's control solves IK once for the close phase and steps the fingers' opening 1 - (i + 1) / 100;
+        the original's (`task.control`) re-solves IK and commands the fingers every substep, their angle falling
+        0.003 rad a substep from 0.3 (KukaDiverseObjectEnv). With `physics.early_exit` the grasp stops where its
+        outcome can no longer change: the close phase once arm and fingers are still; the lift once the gripper holds
+        nothing and has risen clear of every object, since an object only rises if the gripper holds it. (Clear
+        matters: a gripper jammed against the tray floor often closes on an object only as it starts to rise.)
         """
         world, arm, ph = self.world, self.world.arm, self.config.physics
+        original = self.config.task.control == "original"
         pos, yaw = arm.target.copy(), arm.yaw
-        if self.config.task.control == "original":
-            self._grasp_original(pos, yaw)
-            return
-        arm.move(pos, yaw)
+        angle = getattr(arm, "OPEN_ANGLE", 0.0)  # the original's finger angle, decremented as it does
+
+        def fingers(i: int) -> None:
+            nonlocal angle
+            if original:
+                arm.finger_angle(angle)
+                angle = max(angle - arm.OPEN_ANGLE / 100.0, 0.0)
+            elif i >= 0:
+                arm.grip(max(0.0, 1.0 - (i + 1) / 100))
+            elif not ph.early_exit:
+                arm.grip(0.0)
+
+        if not original:
+            arm.move(pos, yaw)
         for i in range(ph.grasp_close_substeps):
-            if not ph.early_exit:
+            if original or not ph.early_exit:
                 arm.move(pos, yaw)  # KukaDiverseObjectEnv re-solves IK for the unchanged target every substep
-            arm.grip(max(0.0, 1.0 - (i + 1) / 100))
+            fingers(i)
             world.step()
             if ph.early_exit and i >= 100 and i % 10 == 0 and arm.still():
                 break
@@ -145,22 +158,8 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 break
             pos[2] += ph.lift_per_substep
             arm.move(pos, yaw)
-            if not ph.early_exit:
-                arm.grip(0.0)
+            fingers(-1)
             world.step()
-
-    def _grasp_original(self, pos: np.ndarray, yaw: float) -> None:
-        """KukaDiverseObjectEnv's grasp: each substep re-solves IK and commands the fingers, their angle falling
-        0.003 rad a substep from 0.3 to 0, first where the arm is, then with the target rising each substep."""
-        world, arm, ph = self.world, self.world.arm, self.config.physics
-        angle = arm.OPEN_ANGLE
-        for n, rise in ((ph.grasp_close_substeps, 0.0), (ph.grasp_lift_substeps, ph.lift_per_substep)):
-            for _ in range(n):
-                pos[2] += rise
-                arm.move(pos, yaw)
-                arm.finger_angle(angle)
-                world.step()
-                angle = max(angle - arm.OPEN_ANGLE / 100.0, 0.0)
 
     def _observe(self) -> dict[str, np.ndarray]:
         images = self.world.render(self.config.camera, self._pose)

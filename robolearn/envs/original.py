@@ -37,25 +37,26 @@ EXTRA = "the original env needs the 'original' extra: pip install -e '.[original
 
 
 def original_class() -> type:
-    """KukaDiverseObjectEnv, imported; a ConfigError naming the extra where gym is missing."""
-    try:
-        import gym  # noqa: F401
-    except ImportError:
-        raise ConfigError(EXTRA) from None
-    if "pkg_resources" not in sys.modules:
-        try:
-            import pkg_resources  # noqa: F401
-        except ImportError:
-            from packaging.version import parse
-
-            sys.modules["pkg_resources"] = types.SimpleNamespace(parse_version=parse)  # type: ignore[assignment]
+    """KukaDiverseObjectEnv, imported quietly (it prints its folder, gym a notice); a ConfigError naming the extra
+    where gym is missing."""
     import contextlib
     import io
     import warnings
 
-    quiet = io.StringIO()  # it prints its folder on import, and gym a notice
+    quiet = io.StringIO()
     with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
         warnings.simplefilter("ignore")
+        try:
+            import gym  # noqa: F401
+        except ImportError:
+            raise ConfigError(EXTRA) from None
+        if "pkg_resources" not in sys.modules:
+            try:
+                import pkg_resources  # noqa: F401
+            except ImportError:
+                from packaging.version import parse
+
+                sys.modules["pkg_resources"] = types.SimpleNamespace(parse_version=parse)  # type: ignore[assignment]
         from pybullet_envs.bullet.kuka_diverse_object_gym_env import KukaDiverseObjectEnv
     return KukaDiverseObjectEnv
 
