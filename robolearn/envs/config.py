@@ -107,7 +107,14 @@ _PANDA_TASK = {"workspace_low": (0.45, -0.17, -0.17), "workspace_high": (0.7, 0.
 PRESETS: dict[str, dict[str, Any]] = {
     "kuka": {"arm": "kuka"},
     "panda": {"arm": "panda", "task": _PANDA_TASK},
-    # pybullet_envs KukaDiverseObjectEnv: 48x48, 8 steps, dv 0.06, height hack, 5 objects, success at 0.2 m.
+    # KukaDiverse-v0: pybullet_envs KukaDiverseObjectEnv's task (48x48, 8 steps, dv 0.06, height hack, 5 objects,
+    # success at 0.2 m), the env of robolearn's grasp figures until v1. It differs from the original's code (v1 does
+    # not): null-space IK where the original's is damped without null space (joint targets up to 0.15 rad apart, the
+    # gripper 1-18 mm after 7 actions); fingers held by the reset's force-200 target until the grasp where the
+    # original commands them at forces 2-2.5 every action; its 8th action runs every substep and may grasp ("late"
+    # grasps) where the original's stops after one; objects drawn without replacement from its own generator where
+    # the original's draw is with replacement, in directory order, from the global generators; physics shortcuts.
+    # Over 200 test-object scenes a servo scored 83.0% here and 86.0% in the original; random actions 27.5% and 25%.
     "kuka_diverse": {
         "arm": "kuka",
         "camera": {"width": 48, "height": 48},

@@ -169,4 +169,10 @@ class OriginalKukaDiverse(gym.Env[dict[str, np.ndarray], np.ndarray]):
         return [p.getBasePositionAndOrientation(uid, physicsClientId=0) for uid in self.env._objectUids]
 
     def close(self) -> None:
-        self.env = None  # type: ignore[assignment]  # its own __del__ disconnects its client
+        """Disconnect the original's client (its own __del__ does, once nothing holds it), so another can connect."""
+        env, self.env = getattr(self, "env", None), None
+        if env is not None:  # drop what this adapter hung on it, which refers back to the adapter
+            for name in ("_get_random_object", "_get_observation"):
+                env.__dict__.pop(name, None)
+            if getattr(env, "_kuka", None) is not None:
+                env._kuka.__dict__.pop("applyAction", None)
