@@ -124,13 +124,14 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
         robolearn's control solves IK once for the close phase and steps the fingers' opening 1 - (i + 1) / 100;
         the original's (`task.control`) re-solves IK and commands the fingers every substep, their angle falling
-        0.003 rad a substep from 0.3 (KukaDiverseObjectEnv). With `physics.early_exit` the grasp stops where its
-        outcome can no longer change: the close phase once arm and fingers are still; the lift once the gripper holds
-        nothing and has risen clear of every object, since an object only rises if the gripper holds it. (Clear
-        matters: a gripper jammed against the tray floor often closes on an object only as it starts to rise.)
+        0.003 rad a substep from 0.3 (KukaDiverseObjectEnv). With `physics.early_exit` the grasp stops early: the
+        close phase once arm and fingers are still; the lift once its outcome is decided (`_lift_decided`), since an
+        object only rises if the gripper holds it. (Clear matters: a gripper jammed against the tray floor often
+        closes on an object only as it starts to rise.) early_exit 'lift' keeps only the lift's exit.
         """
         world, arm, ph = self.world, self.world.arm, self.config.physics
         original = self.config.task.control == "original"
+        every = ph.early_exit is True  # every exit; "lift": the lift's alone
         pos, yaw = arm.target.copy(), arm.yaw
         angle = getattr(arm, "OPEN_ANGLE", 0.0)  # the original's finger angle, decremented as it does
 
@@ -141,25 +142,32 @@ class GraspEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 angle = max(angle - arm.OPEN_ANGLE / 100.0, 0.0)
             elif i >= 0:
                 arm.grip(max(0.0, 1.0 - (i + 1) / 100))
-            elif not ph.early_exit:
+            elif not every:
                 arm.grip(0.0)
 
         if not original:
             arm.move(pos, yaw)
         for i in range(ph.grasp_close_substeps):
-            if original or not ph.early_exit:
+            if original or not every:
                 arm.move(pos, yaw)  # KukaDiverseObjectEnv re-solves IK for the unchanged target every substep
             fingers(i)
             world.step()
-            if ph.early_exit and i >= 100 and i % 10 == 0 and arm.still():
+            if every and i >= 100 and i % 10 == 0 and arm.still():
                 break
         for i in range(ph.grasp_lift_substeps):
-            if ph.early_exit and i % 10 == 0 and not world.held_objects() and world.gripper_clear_of_objects():
+            if ph.early_exit and i % 10 == 0 and self._lift_decided():
                 break
             pos[2] += ph.lift_per_substep
             arm.move(pos, yaw)
             fingers(-1)
             world.step()
+
+    def _lift_decided(self) -> bool:
+        """The lift can no longer lift anything: the gripper holds nothing, is clear of every object, and no object
+        is above the success height (one there and not held is falling: it must not be judged mid-air)."""
+        world, top = self.world, self.config.task.success_height
+        return (not world.held_objects() and world.gripper_clear_of_objects()
+                and all(pos[2] <= top for pos, _ in world.object_poses()))  # fmt: skip
 
     def _observe(self) -> dict[str, np.ndarray]:
         images = self.world.render(self.config.camera, self._pose)

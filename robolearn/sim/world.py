@@ -46,10 +46,11 @@ class PhysicsConfig(Config):
     grasp_close_substeps: int = Field(500, ge=1)
     grasp_lift_substeps: int = Field(500, ge=1)
     lift_per_substep: float = Field(0.001, gt=0, description="metres the end-effector target rises per lift substep")
-    early_exit: bool = Field(
+    early_exit: bool | Literal["lift"] = Field(
         True,
         description="stop settling once objects rest, closing once nothing moves, lifting once the gripper "
-        "holds nothing and is clear of every object",
+        "holds nothing and is clear of every object; 'lift': that last exit alone, which cannot change an outcome "
+        "(an object rises only if the gripper holds it)",
     )
     sleeping: bool = Field(True, description="resting objects sleep (Bullet deactivation) until something touches them")
     scene: Literal["robolearn", "original"] = Field(
@@ -155,7 +156,7 @@ class World:
             self.timers["physics"] += time.perf_counter() - t
             for i in range(ph.settle_substeps):
                 self.step()
-                if ph.early_exit and i >= 60 and i % 10 == 0 and self.at_rest(uid):
+                if ph.early_exit is True and i >= 60 and i % 10 == 0 and self.at_rest(uid):
                     break
         if ph.sleeping:
             for uid in self.objects:
