@@ -11,11 +11,12 @@ from robolearn.policies.registry import make_policy
 
 @pytest.mark.parametrize("env_id", sorted(i for i in ENV_IDS if not i.endswith("-v1")))
 def test_oracle_grasps_test_objects_far_more_often_than_chance(env_id):
-    """10 fixed-seed episodes: a broken oracle (near the random policy's ~20%) cannot reach 5. (The -v1 ids share
-    v0's task code; scripts/bench_kuka_diverse_v1.py measures the oracle in them.)"""
+    """10 fixed-seed episodes of the oracle's plain grasp (no rehearsal: its own test follows): a broken oracle
+    (near the random policy's ~20%) cannot reach 5. (The -v1 ids share v0's task code; scripts/bench_kuka_diverse_v1.py
+    measures the oracle in them.)"""
     env = make_env(env_id, objects={"split": "test"})
     try:
-        report = rollout(env, make_policy("oracle", env), range(500, 510))
+        report = rollout(env, make_policy("oracle", env, rehearse=False), range(500, 510))
     finally:
         env.close()
     assert all(oid % 10 == 0 for e in report.episodes for oid in e.object_ids)  # test objects only

@@ -23,12 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from robolearn.config import deep_merge  # noqa: E402
-from robolearn.envs.config import PRESETS, make_config  # noqa: E402
+from robolearn.envs.config import make_config  # noqa: E402
 from robolearn.evaluation.report import paired_difference  # noqa: E402
+from robolearn.sim.world import PhysicsConfig  # noqa: E402
 
-FAST = PRESETS["kuka_diverse_v1_fast"]["physics"]
 VARIANTS = {  # name: overrides of v1's config
-    "fast (all shortcuts)": {"physics": FAST},
+    "all shortcuts": {"physics": PhysicsConfig().model_dump()},  # robolearn's defaults, v0's physics
     "early exits + sleeping": {"physics": {"early_exit": True, "sleeping": True}},
     "maximal static bodies": {"physics": {"scene": "robolearn"}},
     "free-space stride 2": {"physics": {"free_space_stride": 2}},
@@ -73,12 +73,12 @@ def outcomes(name: str, overrides: dict, seeds: int, out: Path) -> list[dict]:
     return json.loads((folder / "report.json").read_text())["per_episode"]
 
 
-def timing(episodes: int) -> dict[str, float]:
+def timing(episodes: int, names: list[str] | None = None) -> dict[str, float]:
     """ms per episode of v1 and each variant, taking turns episode by episode, random actions, test objects."""
     from robolearn.envs.grasp_env import GraspEnv
 
     envs = {"v1": GraspEnv(config({}))}
-    envs |= {name: GraspEnv(config(overrides)) for name, overrides in VARIANTS.items()}
+    envs |= {name: GraspEnv(config(overrides)) for name, overrides in VARIANTS.items() if not names or name in names}
     spent = dict.fromkeys(envs, 0.0)
     for seed in range(SEED0, SEED0 + episodes):
         for name, env in envs.items():
@@ -101,9 +101,11 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", help="these variants (names as in VARIANTS)")
     args = ap.parse_args()
     exact = json.loads((args.out / "exact-random" / "report.json").read_text())["per_episode"][: args.seeds]
+    if args.seeds == 0:  # timing alone
+        exact = []
     rows = {}
     for name, overrides in VARIANTS.items():
-        if args.only and name not in args.only:
+        if not exact or args.only and name not in args.only:
             continue
         eps = outcomes(name, overrides, args.seeds, args.out)
         same = sum(a["success"] == b["success"] for a, b in zip(exact, eps)) / len(eps)
@@ -112,7 +114,7 @@ def main() -> None:
         print(f"{name:32s} agree {same:.3f} success {rows[name]['success']:.3f} (v1 "
               f"{sum(e['success'] for e in exact) / len(exact):.3f}) diff {d:+.3f} [{lo:+.3f}, {hi:+.3f}]", flush=True)  # fmt: skip
     if args.timing_episodes:
-        ms = timing(args.timing_episodes)
+        ms = timing(args.timing_episodes, args.only)
         for name, v in ms.items():
             print(f"{name:32s} {v:6.0f} ms/episode  {ms['v1'] / v:.2f}x v1", flush=True)
         rows["timing_ms"] = ms
