@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python scripts/bench_multiview.py
 	$(BIN)/python scripts/bench_imitation.py
 	$(BIN)/python scripts/bench_threads.py
+	$(BIN)/python scripts/bench_kuka_diverse_v1.py
 
 pictures: install
 	$(BIN)/python scripts/make_pictures.py

@@ -115,7 +115,11 @@ def markdown(res: dict) -> str:
         lines.append(f"| {spec} | {r['episodes_per_s']:.2f} | {r['episodes_per_s'] / base:.2f} | {r['ms_total']:.0f} | "
                      f"{r['ms_physics']:.0f} | {r['ms_rendering']:.0f} | {r['ms_python']:.0f} | {r['substeps']:.0f} |")  # fmt: skip
     lines += ["", "The original's physics column holds its Python too: its loop cannot be timed inside.", "",
-              f"### The fast mode against v1: held-out seeds {SEED0:,} on, the same seeds in both", "",
+              f"### The fast mode against v1: held-out seeds {SEED0:,} on, the same seeds in both", ""]
+    if "agreement" not in res:
+        lines.append("Not measured in this run (`--speed-only`): docs/results/kuka_diverse_v1_fast_2026-12-07.")
+        return "\n".join(lines) + "\n"
+    lines += [
               "| policy | episodes | same outcome | v1 | fast mode | fast − v1, paired (95% CI) |",
               "|---|---|---|---|---|---|"]  # fmt: skip
     for name, r in res["agreement"].items():
@@ -137,19 +141,22 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="processes for the agreement runs")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "bench_v1", help="the agreement runs' eval folders")
     ap.add_argument("--skip-speed", action="store_true", help="the agreement runs alone")
+    ap.add_argument("--speed-only", action="store_true", help="the speed table alone")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")
     args = ap.parse_args()
     res = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
            "command": " ".join(["python scripts/bench_kuka_diverse_v1.py", *sys.argv[1:]]),
            "speed_episodes": args.speed_episodes}  # fmt: skip
     out = args.out / f"seeds-{args.seeds}"
-    print("agreement (v1 and the fast mode, the same seeds):", flush=True)
-    res["agreement"] = agreement(args.seeds, args.workers, out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.speed_only:
+        print("agreement (v1 and the fast mode, the same seeds):", flush=True)
+        res["agreement"] = agreement(args.seeds, args.workers, out)
     if args.skip_speed:
         return
     print("speed (one core):", flush=True)
     res["speed"] = speed(args.speed_episodes)
-    (out / "results.json").write_text(json.dumps(res, indent=2))
+    (out / ("speed.json" if args.speed_only else "results.json")).write_text(json.dumps(res, indent=2))
     publish(markdown(res), write=not args.no_write)
 
 
