@@ -1,8 +1,8 @@
 """Benchmark the grasping envs: speed on one core, success rates, rendering; writes docs/BENCHMARKS.md.
 
 Speed: KukaDiverse-v0 with random actions, run one after another in this process, with robolearn's
-default physics, with the faithful schedule (every substep of KukaDiverseObjectEnv), and, where the
-package `gym` is installed, pybullet_envs' KukaDiverseObjectEnv itself, side by side in one run.
+default physics and with the faithful schedule (every substep of KukaDiverseObjectEnv), side by side
+in one run (pybullet_envs' own env: scripts/bench_kuka_diverse_v1.py).
 Success: random and oracle policies on test objects with both physics settings, over --episodes
 episodes each (spread over --workers processes; these runs are not timed). The oracle is run with
 its rehearsal (the default) and without ("oracle plain": the scripted grasp of the best-ranked
@@ -21,8 +21,6 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -73,45 +71,6 @@ def success_rates(configs: list[tuple[str, str, dict | None, str]], episodes: in
     return out
 
 
-def reference_speed(episodes: int) -> dict | None:
-    """pybullet_envs' KukaDiverseObjectEnv with random actions on test objects, if `gym` is installed."""
-    try:
-        import os
-        import types
-
-        import gym  # noqa: F401
-        import pybullet_data
-
-        pkg = types.ModuleType("pybullet_envs")  # its __init__ registers ids with an API gym 0.26 removed
-        pkg.__path__ = [os.path.join(os.path.dirname(os.path.dirname(pybullet_data.__file__)), "pybullet_envs")]
-        sys.modules.setdefault("pybullet_envs", pkg)
-        from pybullet_envs.bullet.kuka_diverse_object_gym_env import KukaDiverseObjectEnv
-    except Exception as exc:  # noqa: BLE001 - optional comparison
-        print(f"  reference env unavailable ({type(exc).__name__}: {exc}); pip install gym==0.26.2 'setuptools<81'")
-        return None
-    import random
-
-    env = KukaDiverseObjectEnv(isTest=True, renders=False, isDiscrete=False)
-    np.random.seed(0)
-    random.seed(0)
-    rng = np.random.default_rng(0)
-    succ = 0
-    t = time.perf_counter()
-    for _ in range(episodes):
-        env.reset()
-        done = False
-        while not done:
-            _, r, done, _ = env.step(rng.uniform(-1, 1, 3))
-        succ += r
-    dt = time.perf_counter() - t
-    return {
-        "episodes_per_s": episodes / dt,
-        "ms_total": 1000 * dt / episodes,
-        "success": succ / episodes,
-        "n": episodes,
-    }
-
-
 def speed(episodes: int) -> dict:
     out = {}
     variants = (
@@ -124,10 +83,6 @@ def speed(episodes: int) -> dict:
         out[label] = {"episodes_per_s": r["n"] / r["seconds"], **{f"ms_{k}": v for k, v in r["ms"].items()},
                       "substeps": r["substeps"]}  # fmt: skip
         print(f"  {label:32s} {out[label]['episodes_per_s']:.2f} episodes/s  {r['ms']}", flush=True)
-    ref = reference_speed(episodes)
-    if ref:
-        out["pybullet_envs KukaDiverseObjectEnv"] = ref
-        print(f"  pybullet_envs KukaDiverseObjectEnv {ref['episodes_per_s']:.2f} episodes/s", flush=True)
     return out
 
 
@@ -164,12 +119,10 @@ def write_markdown(res: dict, path: Path) -> None:
         "|---|---|---|---|---|---|---|",
     ]
     for label, r in sp.items():
-        if "ms_physics" in r:
-            lines.append(f"| {label} | {r['episodes_per_s']:.2f} | {r['ms_total']:.0f} | {r['ms_physics']:.0f} | "
-                         f"{r['ms_rendering']:.0f} | {r['ms_python']:.0f} | {r['substeps']:.0f} |")  # fmt: skip
-        else:
-            lines.append(f"| {label} | {r['episodes_per_s']:.2f} | {r['ms_total']:.0f} | | | | 3,861 (DESIGN.md) |")
-    lines += ["", "Target: ≥ 8 episodes/s.", "",
+        lines.append(f"| {label} | {r['episodes_per_s']:.2f} | {r['ms_total']:.0f} | {r['ms_physics']:.0f} | "
+                     f"{r['ms_rendering']:.0f} | {r['ms_python']:.0f} | {r['substeps']:.0f} |")  # fmt: skip
+    lines += ["", "Target: ≥ 8 episodes/s. pybullet_envs' own env beside KukaDiverse-v1: scripts/bench_kuka_diverse_v1.py.",
+              "",
               f"### Success on test objects ({res['episodes']} episodes each, 95% Wilson interval)", "",
               "| env | policy | physics | success | 95% CI |", "|---|---|---|---|---|"]  # fmt: skip
     for r in res["success"]:
