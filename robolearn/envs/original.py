@@ -32,7 +32,6 @@ from robolearn.envs import grasp
 from robolearn.envs.config import EnvConfig, make_config
 from robolearn.envs.task import GraspTask
 
-ORIGINAL_ID = "pybullet_envs/KukaDiverseObjectEnv"
 EXTRA = "the original env needs the 'original' extra: pip install -e '.[original]' (gym 0.23.1)"
 
 
@@ -136,7 +135,7 @@ class OriginalKukaDiverse(gym.Env[dict[str, np.ndarray], np.ndarray]):
         def applied(command: list[float]) -> None:  # the pose an action commands, before any grasp's lift
             apply(command)
             if self._pose is None:
-                self._pose = [*kuka.endEffectorPos, kuka.endEffectorAngle]
+                self._pose = [float(v) for v in (*kuka.endEffectorPos, kuka.endEffectorAngle)]
 
         kuka.applyAction = applied
         self.t = 0
@@ -150,9 +149,8 @@ class OriginalKukaDiverse(gym.Env[dict[str, np.ndarray], np.ndarray]):
         ph, tc = self.config.physics, self.config.task
         self._pose = None
         substeps = 1 if self.t + 1 >= tc.max_steps else ph.action_substeps
-        rgb, reward, done, _ = self._run(
-            lambda: self.env.step(np.array([a[0], a[1], a[3]])), substeps
-        )  # its (dx, dy, da)
+        its = np.array([a[0], a[1], a[3]])  # (dx, dy, da): its height hack moves z
+        rgb, reward, done, _ = self._run(lambda: self.env.step(its), substeps)
         attempted = bool(self.env._attempted_grasp)
         self.world.substeps += (ph.grasp_close_substeps + ph.grasp_lift_substeps) * attempted
         self.t += 1
