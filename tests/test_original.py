@@ -20,6 +20,7 @@ def play(spec: str, seeds, split: str = "test") -> list[dict]:
     episodes = []
     for seed in seeds:
         actions = np.random.default_rng(1000 + seed)
+        substeps = env.world.substeps
         obs, info = env.reset(seed=seed)
         ep = {"object_ids": info["object_ids"], "rgb": [obs["rgb"]], "state": [obs["state"]], "pose": []}
         done = False
@@ -31,6 +32,7 @@ def play(spec: str, seeds, split: str = "test") -> list[dict]:
             done = terminated or truncated
         poses = env.object_poses() if hasattr(env, "object_poses") else env.world.object_poses()
         ep.update(reward=reward, terminated=terminated, success=step["is_success"], lifted=step["lifted_object_ids"],
+                  substeps=env.world.substeps - substeps,
                   objects=np.array([[*pos, *orn] for pos, orn in poses]))  # fmt: skip
         episodes.append({k: np.asarray(v) if k in ("rgb", "state", "pose") else v for k, v in ep.items()})
     env.close()
@@ -81,3 +83,15 @@ def test_the_original_without_its_extra_is_one_line(run_cli, monkeypatch):
     assert r.returncode == 2 and "'original' extra" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     r = run_cli("eval", "--env", "robolearn/KukaDiverse-v1", "--policy", "random", "-n", "1")
     assert r.returncode == 0, r.stderr  # the replica needs nothing more
+
+
+def test_the_fast_mode_plays_v1s_episodes_and_cuts_only_a_decided_lift():
+    """KukaDiverseFast-v1 keeps the lift's exit alone: every frame before the grasp, and every outcome, as v1's."""
+    seeds = SEEDS["test"][:2]  # a grasp that lifts an object, one that does not
+    exact, fast = play("robolearn/KukaDiverse-v1", seeds), play("robolearn/KukaDiverseFast-v1", seeds)
+    for seed, a, b in zip(seeds, exact, fast):
+        np.testing.assert_array_equal(a["rgb"][:-1], b["rgb"][:-1], err_msg=f"seed {seed}")
+        np.testing.assert_array_equal(a["pose"], b["pose"], err_msg=f"seed {seed}")
+        assert (a["success"], a["lifted"]) == (b["success"], b["lifted"]), seed
+    assert [e["success"] for e in exact] == [True, False]
+    assert fast[0]["substeps"] == exact[0]["substeps"] and fast[1]["substeps"] < exact[1]["substeps"]  # the cut
