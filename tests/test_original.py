@@ -85,6 +85,15 @@ def test_the_original_without_its_extra_is_one_line(run_cli, monkeypatch):
     assert r.returncode == 0, r.stderr  # the replica needs nothing more
 
 
+def test_the_original_is_for_evaluation_only(run_cli, tmp_path):
+    campaign = tmp_path / "c.toml"
+    campaign.write_text(f'env = "{ORIGINAL_ID}"\nepisodes = 2\nstore = "{tmp_path / "data"}"\n[policy]\nname = "random"\n')
+    r = run_cli("collect", str(campaign))
+    assert r.returncode == 2 and "collect in robolearn/KukaDiverse-v1" in r.stderr and not (tmp_path / "data").exists()
+    r = run_cli("eval", "--env", ORIGINAL_ID, "--policy", "oracle", "-n", "1", subprocess=True)  # first connection
+    assert r.returncode == 2 and "reads robolearn's simulator state" in r.stderr, r.stderr
+
+
 def test_the_fast_mode_plays_v1s_episodes_and_cuts_only_a_decided_lift():
     """KukaDiverseFast-v1 keeps the lift's exit alone: every frame before the grasp, and every outcome, as v1's."""
     seeds = SEEDS["test"][:2]  # a grasp that lifts an object, one that does not

@@ -23,6 +23,7 @@ from pydantic import Field
 from robolearn.config import Config, ConfigError
 from robolearn.data.info import join, location, open_shards, shard_paths
 from robolearn.data.store import EpisodeStore, Feature, StoreError
+from robolearn.envs import ORIGINAL_ID
 from robolearn.policies.registry import PolicyConfig, make_policy
 
 
@@ -88,6 +89,9 @@ def committed_indices(root: str) -> list[int]:
 def prepare(cfg: CampaignConfig, env_config: dict[str, Any], *, resume: bool) -> list[int]:
     """Check the dataset directory (a local path or an fsspec URL) against the campaign; the episode
     indices still to collect."""
+    if cfg.env == ORIGINAL_ID:
+        raise ConfigError(f"env {ORIGINAL_ID}: the original runs in evaluation only; collect in "
+                          "robolearn/KukaDiverse-v1, which plays it episode for episode")  # fmt: skip
     fs, root = location(cfg.store)
     manifest = {"campaign": cfg.model_dump(), "env_config": env_config}
     if fs.isfile(root):
