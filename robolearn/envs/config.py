@@ -129,7 +129,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # KukaDiverseObjectEnv episode for episode: the same seed and actions give its images, poses and outcome.
 PRESETS["kuka_diverse_v1"] = deep_merge(PRESETS["kuka_diverse"], {
     "task": {"control": "original"}, "objects": {"draw": "original"},
-    "physics": {"free_space_stride": 1, "early_exit": False, "sleeping": False, "scene": "original"}})  # fmt: skip
+    "physics": PhysicsConfig.original().model_dump()})  # fmt: skip
 # KukaDiverse-v1 with the shortcuts that leave its outcomes as they are (scripts/bench_kuka_diverse_v1.py): the
 # lift's exit once nothing can rise. robolearn's other shortcuts (PhysicsConfig's defaults) flip one random-action
 # outcome in ten, as does any change to the numbers: docs/results/kuka_diverse_v1_fast_2026-12-07.

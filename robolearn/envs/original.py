@@ -28,7 +28,7 @@ import pybullet as p
 from gymnasium import spaces
 
 from robolearn.config import ConfigError
-from robolearn.envs import grasp
+from robolearn.envs import ORIGINAL_PRESET, grasp
 from robolearn.envs.config import EnvConfig, make_config
 from robolearn.envs.task import GraspTask
 
@@ -79,7 +79,7 @@ class OriginalKukaDiverse(gym.Env[dict[str, np.ndarray], np.ndarray]):
         if objects not in ("train", "test"):
             raise ConfigError(f"objects '{objects}': the original env has the train and test splits only")
         cls = original_class()
-        self.config: EnvConfig = make_config("kuka_diverse_v1", objects={"split": objects})
+        self.config: EnvConfig = make_config(ORIGINAL_PRESET, objects={"split": objects})
         self.observation_space = GraspTask(self.config).features().observation_space()
         self.action_space = spaces.Box(-1.0, 1.0, (grasp.ACTION_DIM,), np.float32)
         self.render_mode = render_mode
