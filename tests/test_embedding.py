@@ -2,6 +2,7 @@
 `robolearn eval-embedding` end to end on a tiny collected dataset."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -17,6 +18,10 @@ def test_kendall_tau_and_video_tau():
     t = np.arange(10)
     assert kendall_tau(t, t) == 1.0 and kendall_tau(t, t[::-1]) == -1.0
     assert abs(kendall_tau(t, np.array([1, 0, 3, 2, 5, 4, 7, 6, 9, 8])) - (1 - 2 * 5 / 45)) < 1e-12
+    # tau-b, as TCC computes it: frames sharing a nearest neighbour are ties, not disorder (4 of 6 pairs concordant,
+    # 2 tied in y: 4 / sqrt(6 * 4)); a constant sequence has no order
+    assert abs(kendall_tau(np.arange(4), np.array([0, 0, 1, 1])) - 4 / math.sqrt(24)) < 1e-12
+    assert kendall_tau(np.arange(4), np.zeros(4)) == 0.0
     a = np.stack([np.cos(t / 3), np.sin(t / 3)], 1)  # a path that never comes back on itself
     assert video_tau(a, a) == 1.0 and video_tau(a, a[::-1]) == -1.0
 

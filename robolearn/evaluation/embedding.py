@@ -5,9 +5,9 @@ On held-out episodes of a motion store (robolearn.envs.motion), every embedder i
   view's video, mean |t - t_nn| / T (0 aligned; about 1/3 for an embedding that knows no time), over the seen views
   and over the pairs that involve a held-out view;
 - Kendall's tau between episodes of the same motion (the TCC protocol, Dwibedi et al. 2019): for two videos of one
-  camera index, each frame's nearest neighbour in the other video; tau between the frames' order and their
-  neighbours' (1: the same progression). Reported per motion and as the mean over grasps and pushes, whose phases
-  every episode shares (reaches go through random points);
+  camera index, each frame's nearest neighbour in the other video; tau-b (TCC's) between the frames' order and
+  their neighbours' (1: the same progression). Reported per motion and as the mean over grasps and pushes, whose
+  phases every episode shares (reaches go through random points);
 - pose probe: ridge regression from the frozen embedding to the joint angles and the grasp point's position, fitted
   on 1%, 10% and 100% of a training store's labelled frames (seen views): mean absolute error in radians, mean
   distance in centimetres, on the held-out episodes' seen views;
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from robolearn.train.metrics import alignment_error, nearest
 
 FRACTIONS = (0.01, 0.1, 1.0)
 ORDERED_MOTIONS = ("grasp", "push")  # motions whose phases every episode shares: Kendall's tau is meaningful
+METRICS_VERSION = 2  # in every report.json; a report of another version is measured again (1: tau-a, 2: tau-b)
 
 
 @dataclass
@@ -85,11 +87,14 @@ def embed_episodes(embed: Embedder, episodes: MotionEpisodes) -> list[np.ndarray
 
 # -- metrics ---------------------------------------------------------------------------------------------------
 def kendall_tau(x: np.ndarray, y: np.ndarray) -> float:
-    """Kendall's tau-a of two sequences: (concordant - discordant pairs) / all pairs."""
+    """Kendall's tau-b of two sequences, TCC's (scipy's default): (concordant - discordant pairs) over the geometric
+    mean of the pairs untied in x and untied in y, so frames that share a nearest neighbour do not count against
+    the order. 0 where either sequence is constant (no order to compare)."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    dx, dy = np.sign(x[:, None] - x[None, :]), np.sign(y[:, None] - y[None, :])
-    n = len(x)
-    return float((dx * dy)[np.triu_indices(n, 1)].sum() / (n * (n - 1) / 2))
+    upper = np.triu_indices(len(x), 1)
+    dx, dy = np.sign(x[:, None] - x[None, :])[upper], np.sign(y[:, None] - y[None, :])[upper]
+    untied = np.count_nonzero(dx) * np.count_nonzero(dy)
+    return float((dx * dy).sum() / math.sqrt(untied)) if untied else 0.0
 
 
 def video_tau(a: np.ndarray, b: np.ndarray) -> float:
@@ -257,5 +262,6 @@ def markdown_table(reports: dict[str, dict[str, Any]]) -> str:
 
 def write_report(out: Path, reports: dict[str, dict[str, Any]], meta: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps({**meta, "embedders": reports}, indent=2))
+    (out / "report.json").write_text(json.dumps({**meta, "metrics_version": METRICS_VERSION, "embedders": reports},
+                                                indent=2))  # fmt: skip
     (out / "table.md").write_text(markdown_table(reports) + "\n")

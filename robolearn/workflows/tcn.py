@@ -98,7 +98,7 @@ def evaluate_seed(cfg: TCNExperimentConfig, seed: int, checkpoints: dict[str, st
     folder = Path(cfg.out) / "eval" / f"seed-{seed}"
     if (folder / "report.json").exists():
         saved = json.loads((folder / "report.json").read_text())
-        if saved["checkpoints"] == checkpoints:
+        if saved["checkpoints"] == checkpoints and saved.get("metrics_version") == em.METRICS_VERSION:
             return saved["embedders"]
     test = em.MotionEpisodes.read(data["kuka_test"])
     train = em.MotionEpisodes.read(data["kuka_train"], limit=max(int(200 * cfg.scale), 4))
