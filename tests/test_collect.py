@@ -115,6 +115,23 @@ def test_collect_bad_input_is_one_line_exit_2_and_keeps_data(tmp_path, run_cli, 
         assert zarr.open_group(str(shard_paths(store)[0]), mode="r")["meta/episode_ends"].shape == (1,)
 
 
+def test_resume_reads_a_store_written_before_a_config_field_existed(tmp_path, run_cli):
+    """A field added to the env config since a store was written takes its default on --resume (the behaviour
+    before the field), so the store continues; a value other than the default is still a different config."""
+    campaign = write_campaign(tmp_path, episodes=1, workers=1)
+    assert collect(run_cli, campaign).returncode == 0
+    manifest_path = tmp_path / "ds" / "campaign.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["env_config"]["objects"].pop("draw") == "robolearn"  # as an older robolearn wrote it
+    manifest_path.write_text(json.dumps(manifest))
+    result = collect(run_cli, campaign, "--resume", "--episodes", "2")
+    assert result.returncode == 0, result.stderr
+    assert sorted(episodes_by_index(tmp_path / "ds")) == [0, 1]
+    (tmp_path / "tiny.toml").write_text('arm = "kuka"\n[camera]\nwidth = 16\nheight = 16\n[objects]\ndraw = "original"\n')
+    refused = collect(run_cli, campaign, "--resume", "--episodes", "3")
+    assert refused.returncode == 2 and "objects.draw: 'robolearn' before, 'original' now" in refused.stderr
+
+
 def test_info_reports_the_dataset(tmp_path, run_cli):
     campaign = write_campaign(tmp_path, episodes=4, workers=2)
     assert collect(run_cli, campaign).returncode == 0

@@ -23,7 +23,7 @@ from pydantic import Field
 from robolearn.config import Config, ConfigError
 from robolearn.data.info import join, location, open_shards, shard_paths
 from robolearn.data.store import EpisodeStore, Feature, StoreError
-from robolearn.envs import ORIGINAL_ID
+from robolearn.envs import ORIGINAL_ID, current_env_config
 from robolearn.policies.registry import PolicyConfig, make_policy
 
 
@@ -104,7 +104,7 @@ def prepare(cfg: CampaignConfig, env_config: dict[str, Any], *, resume: bool) ->
         if not fs.isfile(join(root, "campaign.json")):
             raise ConfigError(f"store {cfg.store}: not a robolearn dataset (no campaign.json)")
         old = json.loads(fs.cat_file(join(root, "campaign.json")))
-        diff = _first_difference(old["env_config"], env_config)
+        diff = _first_difference(current_env_config(old["env_config"]), current_env_config(env_config))
         if diff:
             raise ConfigError(f"store {cfg.store}: --resume with a different env config: {diff}")
         before, now = _resume_keys(old["campaign"]), _resume_keys(manifest["campaign"])

@@ -60,6 +60,22 @@ def load_env_config(spec: str | Path, **overrides: Any):  # -> EnvConfig | Motio
     return validate(MotionConfig if data.get("kind") == "motion" else EnvConfig, data, source=str(path))
 
 
+def current_env_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A campaign.json's env config as this version writes it: a field added since the store was written takes its
+    default, which by the versioning rule (behaviour changed, id bumped) is the behaviour that came before the field.
+    A config this version cannot read comes back as it was."""
+    from pydantic import ValidationError
+
+    from robolearn.envs.config import EnvConfig
+    from robolearn.envs.motion import MotionConfig
+
+    try:
+        model = (MotionConfig if config.get("kind") == "motion" else EnvConfig).model_validate(config)
+    except ValidationError:
+        return config
+    return model.model_dump(mode="json")
+
+
 def build_env(config: Any, *, render_mode: str | None = None):  # -> GraspEnv | MotionEnv
     """The env of a config (an EnvConfig or MotionConfig, or either's dict as a campaign.json keeps it)."""
     from robolearn.envs.config import EnvConfig
