@@ -257,8 +257,9 @@ def train_cmd(
     """Train a model on stored episodes: checkpoints, TensorBoard logs, validation metrics.
 
     The TOML's `kind` names the loop: grasp_cnn (the default: the grasp-success CNN, policies/grasp_cnn.toml), tcn
-    (a time-contrastive network on multi-view video, policies/tcn.toml) or rl (a stable-baselines3 agent learning in
-    an env, policies/ppo_grasp.toml; --steps counts env steps). Data-parallel: `torchrun --nproc_per_node N -m
+    (a time-contrastive network on multi-view video, policies/tcn.toml), rl (a stable-baselines3 agent learning in
+    an env, policies/ppo_grasp.toml; --steps counts env steps) or sequence (an action sequence imitating one video,
+    policies/imitate_sequence.toml). Data-parallel: `torchrun --nproc_per_node N -m
     robolearn.cli train ...` or `accelerate launch`."""
     from robolearn.config import load_toml
     from robolearn.train import training_loop
@@ -273,8 +274,8 @@ def train_cmd(
     if data:
         overrides["data"] = data
     kind, config_cls, train = training_loop(config)
-    if kind == "rl" and data:
-        raise UsageError(f"--store / --val-store / --batch-size / --workers: {config} trains an RL agent, which "
+    if kind in ("rl", "sequence") and data:
+        raise UsageError(f"--store / --val-store / --batch-size / --workers: {config} trains an agent, which "
                          "learns in its env, not from a dataset")  # fmt: skip
     if kind != "grasp_cnn" and (batch_size is not None or workers is not None):
         raise UsageError(f"--batch-size / --workers: options of grasp CNN training; {config} trains a {kind} (set "
@@ -379,6 +380,7 @@ def _imitation_help(name: str) -> str:
 def reproduce_imitation_cmd(
     tcn_experiment: Annotated[str | None, typer.Option(help=_imitation_help("tcn_experiment"))] = None,
     rewards: Annotated[list[str] | None, typer.Option("--reward", help=_imitation_help("rewards"))] = None,
+    learner: Annotated[str | None, typer.Option(help=_imitation_help("learner"))] = None,
     seeds: Annotated[int | None, typer.Option(help=_imitation_help("seeds"))] = None,
     steps: Annotated[int | None, typer.Option(help=_imitation_help("steps"))] = None,
     scale: Annotated[float | None, typer.Option(help=_imitation_help("scale"))] = None,
@@ -387,9 +389,9 @@ def reproduce_imitation_cmd(
 ) -> None:
     """Imitation from one video with every reward side by side, on a reproduce-tcn folder's data and TCNs.
 
-    For each seed, PPO learns in a held-out KUKA episode's scene, seen from another camera, rewarded by the true pose,
-    sparse success, the multi-view TCN (time-indexed and goal forms), the single-view TCN, the untrained network and
-    pixels, and the Panda learns from the KUKA's video; success with 95% intervals, learning curves, the issue's bars
+    For each seed, a learner (the action sequence refined by CEM, or PPO) acts in a held-out KUKA episode's scene,
+    seen from another camera, rewarded by the true pose, sparse success, the multi-view TCN (time-indexed and goal
+    forms), the single-view TCN, the untrained network and pixels, and the Panda learns from the KUKA's video; success with 95% intervals, learning curves, the issue's bars
     and a video of the demonstration beside the imitation. A rerun continues where it stopped."""
     from robolearn.config import validate
     from robolearn.workflows.imitation import ImitationExperimentConfig, run

@@ -89,8 +89,10 @@ def test_bad_imitation_settings_are_one_line(demo, tmp_path, run_cli):
         assert bad.returncode == 2 and len(lines) == 1 and needle in lines[0], (line, bad.stderr[-1500:])
 
 
-def test_reproduce_imitation_runs_each_reward_and_judges_the_bars(demo, tmp_path, run_cli):
-    """A reproduce-tcn folder in miniature (the demonstration dataset, a 30-step TCN), a few PPO steps a reward."""
+@pytest.mark.parametrize("learner", ["sequence", "ppo"])
+def test_reproduce_imitation_runs_each_reward_and_judges_the_bars(demo, tmp_path, run_cli, learner):
+    """A reproduce-tcn folder in miniature (the demonstration dataset, a 30-step TCN), a few steps a reward: one
+    iteration of the sequence learner, or 16 of PPO."""
     import shutil
 
     src = tmp_path / "tcn_experiment"
@@ -103,11 +105,11 @@ def test_reproduce_imitation_runs_each_reward_and_judges_the_bars(demo, tmp_path
     assert trained.returncode == 0, trained.stderr[-2000:]
     out = tmp_path / "imitation"
     args = ["reproduce-imitation", "--tcn-experiment", str(src), "--seeds", "1", "--steps", "16", "--out", str(out),
-            "--reward", "true_pose", "--reward", "tcn"]  # fmt: skip
+            "--reward", "true_pose", "--reward", "tcn", "--learner", learner]  # fmt: skip
     done = run_cli(*args)
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
-    assert list(results["table"]) == ["true_pose", "tcn"]
+    assert list(results["table"]) == ["true_pose", "tcn"] and results["config"]["learner"] == learner
     assert {b["bar"].split("'")[0] for b in results["bars"]} == {"TCN reward"}  # the bars these rewards can judge
     for row in results["table"].values():
         assert row["runs"] == 1 and row["pose_error_cm"] > 0
@@ -117,3 +119,53 @@ def test_reproduce_imitation_runs_each_reward_and_judges_the_bars(demo, tmp_path
     assert again.returncode == 0 and "training" not in again.stdout
     bad = run_cli("reproduce-imitation", "--tcn-experiment", str(tmp_path / "nothing"), "--out", str(out))
     assert bad.returncode == 2 and "run `robolearn reproduce-tcn" in bad.stderr
+
+
+def _sequence_config(demo, out, **kw):
+    from robolearn.train.sequence import SequenceTrainConfig
+
+    return SequenceTrainConfig.model_validate({
+        "imitation": {"demo": str(demo), "reward": "true_pose"}, "learner": {"samples": 8, "elites": 2},
+        "eval_every": 1, "checkpoint_every": 1, "out": str(out), **kw})  # fmt: skip
+
+
+def test_the_sequence_learner_learns_the_path_from_the_true_pose_and_resumes_bit_for_bit(demo, tmp_path):
+    import torch
+
+    from robolearn.train.sequence import ActionSequence, evaluate, load_sequence, train
+
+    iteration = 8 * 11  # samples x the horizon (12 frames: 4 fps x 3 s)
+    whole = train(_sequence_config(demo, tmp_path / "whole", steps=6 * iteration), progress=False)
+    curve = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in curve] == [iteration * (i + 1) for i in range(6)]
+    env = ImitationEnv(ImitationConfig(demo=str(demo), reward="true_pose"))
+    still = evaluate(env, ActionSequence(11, 5))["pose_error_cm"]  # the mean before learning: no action at all
+    env.close()
+    assert curve[-1]["pose_error_cm"] < 0.6 * still, (still, [r["pose_error_cm"] for r in curve])
+    # stopped after 4 iterations, then resumed to 6: the same sequence, bit for bit
+    train(_sequence_config(demo, tmp_path / "split", steps=4 * iteration), progress=False)
+    split = train(_sequence_config(demo, tmp_path / "split", steps=6 * iteration), resume=True, progress=False)
+    assert split["resumed_from"] == 4 * iteration and split["steps"] == whole["steps"]
+    a, b = load_sequence(whole["checkpoint"]), load_sequence(split["checkpoint"])
+    assert torch.equal(a.mean, b.mean) and torch.equal(a.std, b.std)
+    assert split["val"]["pose_error_cm"] == whole["val"]["pose_error_cm"]
+
+
+def test_a_sequence_toml_with_more_elites_than_samples_is_one_line(demo, tmp_path, run_cli):
+    toml = tmp_path / "seq.toml"
+    toml.write_text(f'kind = "sequence"\n[learner]\nsamples = 4\nelites = 4\n[imitation]\ndemo = "{demo}"\n')
+    r = run_cli("train", str(toml), "--out", str(tmp_path / "run"))
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "elites (4) must be fewer than samples (4)" in lines[0], r.stderr
+
+
+def test_the_shipped_sequence_toml_validates():
+    from pathlib import Path
+
+    from robolearn.config import load_toml
+    from robolearn.train import training_loop
+
+    path = Path(__file__).resolve().parents[1] / "policies" / "imitate_sequence.toml"
+    kind, config_cls, _ = training_loop(path)
+    cfg = load_toml(path, config_cls)
+    assert kind == "sequence" and cfg.imitation.reward == "tcn" and cfg.learner.elites < cfg.learner.samples

@@ -9,7 +9,7 @@ from robolearn.config import ConfigError, read_toml
 
 # The loops by the `kind` a training TOML names (none: grasp_cnn): module, config class.
 LOOPS = {"grasp_cnn": ("robolearn.train.grasp", "TrainConfig"), "tcn": ("robolearn.train.tcn", "TCNTrainConfig"),
-         "rl": ("robolearn.train.rl", "RLTrainConfig")}
+         "rl": ("robolearn.train.rl", "RLTrainConfig"), "sequence": ("robolearn.train.sequence", "SequenceTrainConfig")}
 
 
 def training_loop(path: str | Path):

@@ -1,7 +1,9 @@
 """Imitation from one video, every reward side by side, in one command: `robolearn reproduce-imitation`.
 
-On the datasets and TCNs of a `robolearn reproduce-tcn` folder: for each RL seed s, the demonstration is held-out
-KUKA episode s seen from camera 0; a PPO agent learns in its scene from camera 1, once per reward:
+On the datasets and TCNs of a `robolearn reproduce-tcn` folder: for each seed s, the demonstration is held-out
+KUKA episode s seen from camera 0; a learner acts in its scene, seen from camera 1, once per reward. The learner is
+`sequence` (robolearn.train.sequence: the action sequence refined by CEM, time-indexed as the paper's controllers
+were; the default) or `ppo` (stable-baselines3, from the camera's image and the arm's state):
 
     true_pose     minus the distance to the demonstration's grasp point at the same time (the simulator's state):
                   the upper bound
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -52,7 +54,9 @@ class ImitationExperimentConfig(Config):
 
     tcn_experiment: str = Field("out/tcn_experiment", description="a reproduce-tcn folder: its data/ and runs/")
     rewards: list[str] = Field(list(REWARDS), description="the rewards to compare: " + ", ".join(REWARDS))
-    seeds: int = Field(3, ge=1, le=20, description="RL seeds; seed s imitates held-out episode s")
+    learner: Literal["sequence", "ppo"] = Field("sequence", description="sequence: the action sequence refined by "
+                                                "CEM (time-indexed) | ppo: stable-baselines3 from pixels and state")  # fmt: skip
+    seeds: int = Field(3, ge=1, le=20, description="seeds; seed s imitates held-out episode s")
     steps: int = Field(20000, ge=1, description="env steps of each run (before scale)")
     scale: float = Field(1.0, gt=0, description="multiplies the step budget")
     workers: int = Field(2, ge=1, description="runs at a time, one process each")
@@ -62,6 +66,7 @@ class ImitationExperimentConfig(Config):
 def run_configs(cfg: ImitationExperimentConfig) -> dict[tuple[str, int], Any]:
     from robolearn.train.imitation import ImitationConfig
     from robolearn.train.rl import RLTrainConfig
+    from robolearn.train.sequence import SequenceTrainConfig
 
     src, steps = Path(cfg.tcn_experiment), max(int(cfg.steps * cfg.scale), 8)
     demo = src / "data" / "kuka_test"
@@ -81,10 +86,14 @@ def run_configs(cfg: ImitationExperimentConfig) -> dict[tuple[str, int], Any]:
                 checkpoint = json.loads(summary.read_text())["checkpoint"]
             imitation = ImitationConfig(demo=str(demo), episode=seed, demo_view=0, agent_view=1, arm=arm,
                                         reward=reward, form=form, checkpoint=checkpoint)  # fmt: skip
-            runs[(name, seed)] = RLTrainConfig(
-                imitation=imitation, agent={"algo": "ppo", "kwargs": PPO}, steps=steps, n_envs=1, seed=seed,
-                eval_every=max(steps // 4, 1), eval_episodes=1, checkpoint_every=max(steps // 4, 1),
-                out=str(Path(cfg.out) / "runs" / f"{name}-s{seed}"))  # fmt: skip
+            every, run_out = max(steps // 4, 1), str(Path(cfg.out) / "runs" / f"{name}-s{seed}")
+            if cfg.learner == "sequence":
+                runs[(name, seed)] = SequenceTrainConfig(imitation=imitation, steps=steps, seed=seed, eval_every=every,
+                                                         checkpoint_every=every, out=run_out)  # fmt: skip
+            else:
+                runs[(name, seed)] = RLTrainConfig(
+                    imitation=imitation, agent={"algo": "ppo", "kwargs": PPO}, steps=steps, n_envs=1, seed=seed,
+                    eval_every=every, eval_episodes=1, checkpoint_every=every, out=run_out)  # fmt: skip
     return runs
 
 
@@ -196,11 +205,19 @@ def imitation_video(rcfg, path: Path) -> None:
 
     env = ImitationEnv(rcfg.imitation)
     try:
-        agent, _ = load_agent(latest(Path(rcfg.out) / "checkpoints"), env.observation_space, env.action_space)
+        last = latest(Path(rcfg.out) / "checkpoints")
+        if rcfg.kind == "sequence":
+            from robolearn.train.sequence import load_sequence
+
+            sequence = iter(load_sequence(last).mean.numpy().astype(np.float32))
+            act = lambda obs: next(sequence)  # noqa: E731
+        else:
+            agent, _ = load_agent(last, env.observation_space, env.action_space)
+            act = lambda obs: agent.predict(obs, deterministic=True)[0]  # noqa: E731
         obs, _ = env.reset()
         frames, done = [obs["rgb"]], False
         while not done:
-            obs, _, terminated, truncated, _ = env.step(agent.predict(obs, deterministic=True)[0])
+            obs, _, terminated, truncated, _ = env.step(act(obs))
             frames.append(obs["rgb"])
             done = terminated or truncated
         demo = env.demo.frames
