@@ -15,18 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from robolearn.train.imitation import ImitationConfig, ImitationEnv
-
-
-def rollout(env, actions):
-    """(rewards per step, the last info) of playing `actions` from the scene's start."""
-    env.reset()
-    rewards, info = [], {}
-    for a in actions:
-        _, r, term, trunc, info = env.step(a.astype(np.float32))
-        rewards.append(r)
-        if term or trunc:
-            break
-    return np.asarray(rewards), info
+from robolearn.train.sequence import play  # the prototype's own copy, identical, moved there
 
 
 def main():
@@ -41,8 +30,12 @@ def main():
     ap.add_argument("--elites", type=int, default=4)
     ap.add_argument("--std", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--per-step", action="store_true", help="each moment's elites by the reward from it on "
-                    "(PI2's cost-to-go: an action changes only what comes after it); else by the whole return")
+    ap.add_argument(
+        "--per-step",
+        action="store_true",
+        help="each moment's elites by the reward from it on "
+        "(PI2's cost-to-go: an action changes only what comes after it); else by the whole return",
+    )
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     env = ImitationEnv(ImitationConfig(demo=a.demo, episode=a.episode, reward=a.reward, form=a.form,
@@ -55,7 +48,7 @@ def main():
     rows, steps, t0 = [], 0, time.perf_counter()
     while steps + a.samples * horizon <= a.steps:
         seqs = np.clip(mu + sd * rng.standard_normal((a.samples, horizon, 5)), -1, 1)
-        rewards = np.stack([rollout(env, s)[0] for s in seqs])  # (samples, horizon)
+        rewards = np.stack([play(env, s)[0] for s in seqs])  # (samples, horizon)
         steps += a.samples * horizon
         if a.per_step:
             to_go = np.cumsum(rewards[:, ::-1], 1)[:, ::-1]  # (samples, horizon): the reward from t on
@@ -64,14 +57,14 @@ def main():
         else:
             elite = seqs[np.argsort(rewards.sum(1))[-a.elites :]]
         mu, sd = elite.mean(0), np.maximum(elite.std(0), 0.05)
-        played, info = rollout(env, mu)  # the mean sequence: what the learner plays deterministically
+        played, info = play(env, mu)  # the mean sequence: what the learner plays deterministically
         row = {"step": steps, "return": float(played.sum()), "best_sample_return": float(rewards.sum(1).max()),
                **{k: float(info[k]) for k in ("pose_error_cm", "final_error_cm", "object_error_cm")},
                "seconds": time.perf_counter() - t0}  # fmt: skip
         rows.append(row)
         print(json.dumps(row), flush=True)
     (out / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    rollout(env, mu)
+    play(env, mu)
     np.savez(out / "played.npz", actions=mu, path=np.asarray(env.path), demo=env.demo.tip)
 
 
