@@ -80,10 +80,12 @@ def test_bad_imitation_settings_are_one_line(demo, tmp_path, run_cli):
         "agent_view = 5": "holds views 0-2",
         'reward = "tcn"': "needs imitation.checkpoint",
         "episode = 9": "holds 3 episodes",
+        f'demo = "{tmp_path / "nowhere"}"': "run it first, or name a multi-view dataset",
     }
     for line, needle in cases.items():
         toml = tmp_path / "imitate.toml"
-        toml.write_text(f'kind = "rl"\nsteps = 8\nn_envs = 1\n[imitation]\ndemo = "{demo}"\n{line}\n')
+        demo_line = "" if line.startswith("demo") else f'demo = "{demo}"\n'
+        toml.write_text(f'kind = "rl"\nsteps = 8\nn_envs = 1\n[imitation]\n{demo_line}{line}\n')
         bad = run_cli("train", str(toml), "--out", str(tmp_path / "run"))
         lines = [x for x in bad.stderr.splitlines() if x.strip()]
         assert bad.returncode == 2 and len(lines) == 1 and needle in lines[0], (line, bad.stderr[-1500:])

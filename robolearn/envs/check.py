@@ -17,6 +17,10 @@ def check_env(spec: str | Path, *, steps: int = 20, seed: int = 0) -> list[str]:
     `steps` random actions with every observation checked against the space. The lines of a report; ConfigError
     naming the first problem."""
     from gymnasium.utils.env_checker import check_env as gym_check
+
+    from robolearn.compat import quiet_gym
+
+    quiet_gym()  # before stable-baselines3, which imports it
     from stable_baselines3.common.env_checker import check_env as sb3_check
 
     from robolearn.envs import make_env

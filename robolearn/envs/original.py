@@ -38,17 +38,11 @@ EXTRA = "the original env needs the 'original' extra: pip install -e '.[original
 def original_class() -> type:
     """KukaDiverseObjectEnv, imported quietly (it prints its folder, gym a notice); a ConfigError naming the extra
     where gym is missing."""
-    import contextlib
-    import io
-    import warnings
+    from robolearn.compat import quiet_gym, silenced
 
-    quiet = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-        warnings.simplefilter("ignore")
-        try:
-            import gym  # noqa: F401
-        except ImportError:
-            raise ConfigError(EXTRA) from None
+    if not quiet_gym():
+        raise ConfigError(EXTRA)
+    with silenced():
         if "pkg_resources" not in sys.modules:
             try:
                 import pkg_resources  # noqa: F401

@@ -21,8 +21,11 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from robolearn.compat import quiet_gym
 from robolearn.config import CheckpointError, Config, ConfigError
 from robolearn.models import checkpoint
+
+quiet_gym()  # before stable-baselines3, which imports it where installed
 
 MODEL_NAME = "SB3"
 

@@ -67,7 +67,12 @@ class Demonstration:
     test and the true-pose bound read."""
 
     def __init__(self, cfg: ImitationConfig) -> None:
-        dataset = open_dataset(cfg.demo)
+        try:
+            dataset = open_dataset(cfg.demo)
+        except StoreError as exc:
+            raise StoreError(f"imitation.demo: {exc} (policies/imitate_*.toml read the data of `robolearn "
+                             "reproduce-tcn --out out/tcn_experiment`: run it first, or name a multi-view dataset)"
+                             ) from None  # fmt: skip
         if cfg.episode >= len(dataset):
             raise ConfigError(f"imitation.episode: {cfg.episode}, and {cfg.demo} holds {len(dataset)} episodes")
         ep = dataset[cfg.episode]
