@@ -134,14 +134,15 @@ def _sequence_config(demo, out, **kw):
 def test_the_sequence_learner_learns_the_path_from_the_true_pose_and_resumes_bit_for_bit(demo, tmp_path):
     import torch
 
-    from robolearn.train.sequence import ActionSequence, evaluate, load_sequence, train
+    from robolearn.train.rl import evaluate
+    from robolearn.train.sequence import ActionSequence, SequenceAgent, load_sequence, train
 
     iteration = 8 * 11  # samples x the horizon (12 frames: 4 fps x 3 s)
     whole = train(_sequence_config(demo, tmp_path / "whole", steps=6 * iteration), progress=False)
     curve = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in curve] == [iteration * (i + 1) for i in range(6)]
     env = ImitationEnv(ImitationConfig(demo=str(demo), reward="true_pose"))
-    still = evaluate(env, ActionSequence(11, 5))["pose_error_cm"]  # the mean before learning: no action at all
+    still = evaluate(SequenceAgent(ActionSequence(11, 5)), env, 1)["pose_error_cm"]  # before learning: no action
     env.close()
     assert curve[-1]["pose_error_cm"] < 0.6 * still, (still, [r["pose_error_cm"] for r in curve])
     # stopped after 4 iterations, then resumed to 6: the same sequence, bit for bit

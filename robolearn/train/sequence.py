@@ -40,6 +40,7 @@ from robolearn.config import Config
 from robolearn.models import checkpoint
 from robolearn.train import run
 from robolearn.train.imitation import ImitationConfig, ImitationEnv
+from robolearn.train.rl import evaluate
 
 MODEL_NAME = "ActionSequence"
 
@@ -108,15 +109,16 @@ def iterate(env: ImitationEnv, seq: ActionSequence, cfg: SequenceConfig, rng: np
     seq.std.copy_(torch.from_numpy(np.maximum(elite.std(0), cfg.min_std)))
 
 
-def evaluate(env: ImitationEnv, seq: ActionSequence) -> dict[str, Any]:
-    """The mean sequence played once (the scene is deterministic), judged as RL evaluations are."""
-    rewards, info = play(env, seq.mean.numpy())
-    report = {"return": float(rewards.sum()), "success": float(info.get("is_success", False)),
-              "length": float(len(rewards)), "episodes": 1}  # fmt: skip
-    for key in ("pose_error_cm", "final_error_cm", "object_error_cm", "pose_success", "objects_success"):
-        if key in info:
-            report[key] = float(info[key])
-    return report
+class SequenceAgent:
+    """The mean sequence as an agent that `robolearn.train.rl.evaluate` (and the imitation video) plays: the action
+    of the moment the observation's state names (its last entry, the fraction of the episode gone)."""
+
+    def __init__(self, seq: ActionSequence) -> None:
+        self.actions = seq.mean.numpy().astype(np.float32)
+
+    def predict(self, obs: dict[str, np.ndarray], deterministic: bool = True) -> tuple[np.ndarray, None]:
+        t = int(round(float(obs["state"][-1]) * len(self.actions)))
+        return self.actions[min(t, len(self.actions) - 1)], None
 
 
 def load_sequence(path) -> ActionSequence:
@@ -150,7 +152,7 @@ def train(cfg: SequenceTrainConfig, *, resume: bool = False, source: str = "conf
 
         def evaluate_now(step: int) -> None:
             nonlocal report
-            report = evaluate(env, seq)
+            report = evaluate(SequenceAgent(seq), env, 1)  # the scene is deterministic: one play says it all
             log.scalars(step, "eval", {k: v for k, v in report.items() if k != "episodes"})
             log.metrics(step, report)
             best.offer(report, model=seq, model_name=MODEL_NAME, config=cfg.learner.model_dump(), step=step,

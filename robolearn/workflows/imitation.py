@@ -207,17 +207,15 @@ def imitation_video(rcfg, path: Path) -> None:
     try:
         last = latest(Path(rcfg.out) / "checkpoints")
         if rcfg.kind == "sequence":
-            from robolearn.train.sequence import load_sequence
+            from robolearn.train.sequence import SequenceAgent, load_sequence
 
-            sequence = iter(load_sequence(last).mean.numpy().astype(np.float32))
-            act = lambda obs: next(sequence)  # noqa: E731
+            agent = SequenceAgent(load_sequence(last))
         else:
             agent, _ = load_agent(last, env.observation_space, env.action_space)
-            act = lambda obs: agent.predict(obs, deterministic=True)[0]  # noqa: E731
         obs, _ = env.reset()
         frames, done = [obs["rgb"]], False
         while not done:
-            obs, _, terminated, truncated, _ = env.step(act(obs))
+            obs, _, terminated, truncated, _ = env.step(agent.predict(obs, deterministic=True)[0])
             frames.append(obs["rgb"])
             done = terminated or truncated
         demo = env.demo.frames
