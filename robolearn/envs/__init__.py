@@ -39,12 +39,21 @@ for _env_id, _preset in MOTION_ENV_IDS.items():
         register(id=_env_id, entry_point="robolearn.envs.motion_env:MotionEnv", kwargs={"preset": _preset})
 
 
+def config_class(data: dict[str, Any]) -> type:
+    """The config class of an env config's dict (a TOML's, or a campaign.json's): MotionConfig where it says
+    `kind = "motion"`, else EnvConfig (grasping)."""
+    from robolearn.envs.config import EnvConfig
+    from robolearn.envs.motion import MotionConfig
+
+    return MotionConfig if data.get("kind") == "motion" else EnvConfig
+
+
 def load_env_config(spec: str | Path, **overrides: Any):  # -> EnvConfig | MotionConfig
     """An env's config from a registered id (its preset) or a TOML file (see the repository's envs/ folder): a
     MotionConfig where the TOML says `kind = "motion"`, else an EnvConfig (grasping)."""
     from robolearn.config import ConfigError, deep_merge, read_toml, validate
-    from robolearn.envs.config import EnvConfig, make_config
-    from robolearn.envs.motion import MotionConfig, make_motion_config
+    from robolearn.envs.config import make_config
+    from robolearn.envs.motion import make_motion_config
 
     if str(spec) in ENV_IDS:
         return make_config(ENV_IDS[str(spec)], **overrides)
@@ -57,7 +66,7 @@ def load_env_config(spec: str | Path, **overrides: Any):  # -> EnvConfig | Motio
         ids = ", ".join([*ENV_IDS, *MOTION_ENV_IDS, ORIGINAL_ID])
         raise ConfigError(f"env '{spec}': neither a registered id ({ids}) nor a TOML file")
     data = deep_merge(read_toml(path), overrides)
-    return validate(MotionConfig if data.get("kind") == "motion" else EnvConfig, data, source=str(path))
+    return validate(config_class(data), data, source=str(path))
 
 
 def current_env_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -66,11 +75,8 @@ def current_env_config(config: dict[str, Any]) -> dict[str, Any]:
     A config this version cannot read comes back as it was."""
     from pydantic import ValidationError
 
-    from robolearn.envs.config import EnvConfig
-    from robolearn.envs.motion import MotionConfig
-
     try:
-        model = (MotionConfig if config.get("kind") == "motion" else EnvConfig).model_validate(config)
+        model = config_class(config).model_validate(config)
     except ValidationError:
         return config
     return model.model_dump(mode="json")
@@ -78,11 +84,10 @@ def current_env_config(config: dict[str, Any]) -> dict[str, Any]:
 
 def build_env(config: Any, *, render_mode: str | None = None):  # -> GraspEnv | MotionEnv
     """The env of a config (an EnvConfig or MotionConfig, or either's dict as a campaign.json keeps it)."""
-    from robolearn.envs.config import EnvConfig
     from robolearn.envs.motion import MotionConfig
 
     if isinstance(config, dict):
-        config = (MotionConfig if config.get("kind") == "motion" else EnvConfig).model_validate(config)
+        config = config_class(config).model_validate(config)
     if isinstance(config, MotionConfig):
         from robolearn.envs.motion_env import MotionEnv
 
