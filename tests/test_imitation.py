@@ -97,14 +97,16 @@ def test_reproduce_imitation_runs_each_reward_and_judges_the_bars(demo, tmp_path
     iteration of the sequence learner, or 16 of PPO."""
     import shutil
 
-    src = tmp_path / "tcn_experiment"
-    shutil.copytree(demo, src / "data" / "kuka_test")
+    first = tmp_path / "tcn_first"
+    shutil.copytree(demo, first / "data" / "kuka_test")
     toml = tmp_path / "tcn.toml"
     toml.write_text(f'kind = "tcn"\nsteps = 20\neval_every = 20\ncheckpoint_every = 20\n[model]\nimage_size = {SIZE}\n'
                     'channels = [8, 8]\nstrides = [2, 2]\nfc = 16\nembedding = 8\n[data]\nepisodes = 3\nwindow = 4\n'
                     "holdout = 0.0\nviews = [0, 1]\n")  # fmt: skip
-    trained = run_cli("train", str(toml), "--store", str(demo), "--out", str(src / "runs" / "tcn-s0"))
+    trained = run_cli("train", str(toml), "--store", str(demo), "--out", str(first / "runs" / "tcn-s0"))
     assert trained.returncode == 0, trained.stderr[-2000:]
+    src = tmp_path / "tcn_experiment"  # moved since: the TCN's summary names its old place
+    first.rename(src)
     out = tmp_path / "imitation"
     args = ["reproduce-imitation", "--tcn-experiment", str(src), "--seeds", "1", "--steps", "16", "--out", str(out),
             "--reward", "true_pose", "--reward", "tcn", "--learner", learner]  # fmt: skip

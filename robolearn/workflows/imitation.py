@@ -83,7 +83,12 @@ def run_configs(cfg: ImitationExperimentConfig) -> dict[tuple[str, int], Any]:
                 summary = src / "runs" / f"{tcn}-s{seed % _tcn_seeds(src, tcn)}" / "summary.json"
                 if not summary.exists():
                     raise ConfigError(f"--tcn-experiment {src}: no finished run {summary.parent.name}")
-                checkpoint = json.loads(summary.read_text())["checkpoint"]
+                # the summary's path is as the TCN run was started (from its cwd, before any move): the step is
+                # what it names, the folder is the one the summary sits in
+                step = Path(json.loads(summary.read_text())["checkpoint"]).name
+                checkpoint = str(summary.parent / "checkpoints" / step)
+                if not (summary.parent / "checkpoints" / step / "config.json").exists():
+                    raise ConfigError(f"--tcn-experiment {src}: {summary.parent.name} has no checkpoint {step}")
             imitation = ImitationConfig(demo=str(demo), episode=seed, demo_view=0, agent_view=1, arm=arm,
                                         reward=reward, form=form, checkpoint=checkpoint)  # fmt: skip
             every, run_out = max(steps // 4, 1), str(Path(cfg.out) / "runs" / f"{name}-s{seed}")
