@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from robolearn.train.imitation import ImitationConfig, ImitationEnv
+from robolearn.train.imitation import HAND_M, ImitationConfig, ImitationEnv
 from tests.test_embedding import write_motion_store
 
 SIZE = 36  # the smallest image SB3's CNN takes
@@ -31,16 +31,34 @@ def test_the_reward_is_highest_on_the_demonstration_and_falls_as_the_frame_drift
     for form in ("time", "goal"):
         env = ImitationEnv(ImitationConfig(demo=str(demo), reward="pixels", form=form))
         frames, last = env.demo.frames, len(env.demo.frames) - 1
-        tip = env.demo.tip[0]
+        tip, objects = env.demo.tip[0], env.demo.objects[0]
         if form == "time":  # the demonstration's own frame at each time, then frames 1, 2, 4 moments off
-            drift = [np.mean([env.reward(frames[min(t + k, last)], tip, t, False) for t in range(last + 1)])
+            drift = [np.mean([env.reward(frames[min(t + k, last)], tip, objects, t, 0) for t in range(last + 1)])
                      for k in (0, 1, 2, 4)]  # fmt: skip
             assert drift[0] == pytest.approx(-np.sqrt(env.cfg.gamma))  # the best a frame can score
         else:  # the goal: the last frame scores best, frames further back in time less
-            drift = [env.reward(frames[last - k], tip, last, False) for k in (0, 2, 4, 8)]
+            drift = [env.reward(frames[last - k], tip, objects, last, 0) for k in (0, 2, 4, 8)]
             assert drift[0] == 0.0
         assert all(a > b for a, b in zip(drift, drift[1:])), (form, drift)
         env.close()
+
+
+def test_the_true_state_reward_is_zero_on_the_demonstration_and_counts_each_part_of_the_state_off(demo):
+    env = ImitationEnv(ImitationConfig(demo=str(demo), reward="true_state"))
+    d, t = env.demo, 3
+    assert env.reward(d.frames[t], d.tip[t], d.objects[t], t, 0, d.hand[t]) == 0.0
+    off = d.objects[t].copy()
+    off[0, 2] += 0.1  # one object 10 cm above where the demonstration had it
+    assert env.reward(d.frames[t], d.tip[t], off, t, 0, d.hand[t]) == pytest.approx(-0.1)
+    tip = d.tip[t] + [0.0, 0.05, 0.0]
+    assert env.reward(d.frames[t], tip, off, t, 0, d.hand[t]) == pytest.approx(-0.15)
+    shut = d.hand[t] - [0.0, 0.0, 0.5]  # the gripper half closed where the demonstration's was not
+    assert env.reward(d.frames[t], tip, off, t, 0, shut) == pytest.approx(-0.15 - 0.5 * HAND_M)
+    pose = ImitationEnv(ImitationConfig(demo=str(demo), reward="true_pose"))  # the pose bound: the grasp point alone
+    assert pose.reward(d.frames[t], tip, off, t, 0, shut) == pytest.approx(-0.05)
+    sparse = ImitationEnv(ImitationConfig(demo=str(demo), reward="sparse"))  # one for each task done, at the end
+    assert [sparse.reward(d.frames[t], tip, off, t, n, shut) for n in (0, 1, 2)] == [0.0, 1.0, 2.0]
+    env.close(), pose.close(), sparse.close()
 
 
 def test_replaying_the_demonstration_succeeds_and_random_actions_do_not(demo):
@@ -109,12 +127,13 @@ def test_reproduce_imitation_runs_each_reward_and_judges_the_bars(demo, tmp_path
     first.rename(src)
     out = tmp_path / "imitation"
     args = ["reproduce-imitation", "--tcn-experiment", str(src), "--seeds", "1", "--steps", "16", "--out", str(out),
-            "--reward", "true_pose", "--reward", "tcn", "--learner", learner]  # fmt: skip
+            "--reward", "true_pose", "--reward", "true_state", "--reward", "tcn", "--learner", learner]  # fmt: skip
     done = run_cli(*args)
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
-    assert list(results["table"]) == ["true_pose", "tcn"] and results["config"]["learner"] == learner
-    assert {b["bar"].split("'")[0] for b in results["bars"]} == {"TCN reward"}  # the bars these rewards can judge
+    assert list(results["table"]) == ["true_pose", "true_state", "tcn"] and results["config"]["learner"] == learner
+    bars = [b["bar"] for b in results["bars"]]  # the bars these rewards can judge: each task against its bound
+    assert len(bars) == 2 and "pose success >= 0.8x the true_pose" in bars[0] and "objects success" in bars[1], bars
     for row in results["table"].values():
         assert row["runs"] == 1 and row["pose_error_cm"] > 0
     assert (out / "learning_curves.png").stat().st_size > 1000

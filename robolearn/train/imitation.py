@@ -13,7 +13,9 @@ Each step its image is embedded and compared with the demonstration's embedding:
 
 Embedders (`reward`): a TCN checkpoint (`tcn`), the same network untrained (`untrained`), raw 16x16 pixels
 (`pixels`); and, as bounds, `true_pose` (minus the distance between the learner's grasp point and the demonstration's
-at the same time, in metres: the simulator's state) and `sparse` (1 at the end on success, else 0).
+at the same time, in metres: the simulator's state), `true_state` (the same, plus the wrist's yaw and the gripper's
+opening at 10 cm a unit, plus every object's distance from where it was in the demonstration at that time: the
+object task's bound) and `sparse` (at the end, 1 for each task that succeeded, pose and objects; else 0).
 
 Success, measured with the simulator's state (never shown to the learner), at the episode's end:
 - the pose: the grasp point ends within `success_cm` of the demonstration's last grasp point; info["pose_error_cm"]
@@ -41,6 +43,9 @@ from robolearn.envs import build_env
 from robolearn.models.embedders import pixel_embedder, tcn_embedder
 
 
+HAND_M = 0.1  # true_state: metres of reward a unit of the wrist's sin / cos yaw or the gripper's opening is worth
+
+
 class ImitationConfig(Config):
     """The `[imitation]` table of an rl TOML: which demonstration, which camera, which reward."""
 
@@ -49,7 +54,7 @@ class ImitationConfig(Config):
     demo_view: int = Field(0, ge=0, description="the camera the demonstration is seen from")
     agent_view: int = Field(1, ge=0, description="the learner's camera (not the demonstration's)")
     arm: Literal["kuka", "panda"] | None = Field(None, description="the learner's arm (default: the demonstrator's)")
-    reward: Literal["tcn", "untrained", "pixels", "true_pose", "sparse"] = "tcn"
+    reward: Literal["tcn", "untrained", "pixels", "true_pose", "true_state", "sparse"] = "tcn"
     checkpoint: str | None = Field(None, description="tcn: the TCN checkpoint (untrained: its architecture)")
     form: Literal["time", "goal"] = Field("time", description="time: the paper's time-indexed reward; goal: the "
                                           "distance to the demonstration's last frame")  # fmt: skip
@@ -92,6 +97,7 @@ class Demonstration:
         self.frames = rgb[:, cfg.demo_view]  # (T, H, W, 3): all the reward sees of it
         self.tip = ep["tip"][:, :3].astype(np.float64)
         self.objects = ep["objects"][:, :, :3].astype(np.float64)  # (T, K, 3)
+        self.hand = ep["state"][:, 3:6].astype(np.float64)  # (T, 3): sin and cos of the wrist's yaw, gripper opening
         self.seed = int(ep["seed"])
         self.env_config = manifest["env_config"]
 
@@ -150,23 +156,34 @@ class ImitationEnv(gym.Env):
 
     def step(self, action):
         obs, _, terminated, truncated, info = self.env.step(action)
-        tip = info["labels"]["tip"][:3].astype(np.float64)
+        tip, objects = info["labels"]["tip"][:3].astype(np.float64), info["labels"]["objects"][:, :3].astype(np.float64)
         self.path.append(tip)
         t = min(self.env.t, len(self.demo.tip) - 1)
         seen = self._obs(obs)
         end = terminated or truncated
         if end:
-            info.update(self.judge(info["labels"]["objects"][:, :3].astype(np.float64)))
-        reward = self.reward(seen["rgb"], tip, t, info.get("is_success", False) if end else False)
+            info.update(self.judge(objects))
+        hand = obs["state"][3:6].astype(np.float64)
+        done = int(info["pose_success"]) + int(info["objects_success"]) if end else 0
+        reward = self.reward(seen["rgb"], tip, objects, t, done, hand)
         return seen, reward, terminated, truncated, info
 
-    def reward(self, rgb: np.ndarray, tip: np.ndarray, t: int, success: bool) -> float:
+    def reward(self, rgb: np.ndarray, tip: np.ndarray, objects: np.ndarray, t: int, done: int,
+               hand: np.ndarray | None = None) -> float:
+        """The reward of a step that left the grasp point at `tip`, the objects at `objects` and the wrist and gripper
+        at `hand` (the state's sin yaw, cos yaw, opening), seen as `rgb`, at time `t`, with `done` tasks succeeded
+        (at the episode's end; else 0)."""
         cfg = self.cfg
         if cfg.reward == "sparse":
-            return float(success)
-        if cfg.reward == "true_pose":
-            target = self.demo.tip[t] if cfg.form == "time" else self.demo.tip[-1]
-            return -float(np.linalg.norm(tip - target))
+            return float(done)
+        if cfg.reward in ("true_pose", "true_state"):
+            k = t if cfg.form == "time" else -1
+            r = -float(np.linalg.norm(tip - self.demo.tip[k]))
+            if cfg.reward == "true_state":
+                r -= float(np.linalg.norm(objects - self.demo.objects[k], axis=1).sum())
+                if hand is not None:
+                    r -= HAND_M * float(np.abs(hand - self.demo.hand[k]).sum())
+            return r
         t0 = time.perf_counter()
         e = self.embed(rgb[None])[0]
         self.embed_s += time.perf_counter() - t0

@@ -6,8 +6,10 @@ KUKA episode s seen from camera 0; a learner acts in its scene, seen from camera
 were; the default) or `ppo` (stable-baselines3, from the camera's image and the arm's state):
 
     true_pose     minus the distance to the demonstration's grasp point at the same time (the simulator's state):
-                  the upper bound
-    sparse        1 at the end if the pose task succeeded: the usual RL baseline
+                  the pose task's upper bound
+    true_state    the same, plus the wrist's yaw, the gripper's opening and every object's place at that time:
+                  the object task's upper bound
+    sparse        at the end, 1 for each task that succeeded (pose, objects): the usual RL baseline
     tcn           the multi-view TCN, the paper's time-indexed form;  tcn_goal: the distance to the last frame
     single_view   the single-view TCN;  untrained: the same network untrained;  pixels: raw 16x16 pixels
     panda_tcn     the Panda learning from the KUKA's video, the TCN trained on the KUKA alone
@@ -37,6 +39,7 @@ from robolearn.workflows.reproduce import Clock, run_parallel
 # reward name -> (ImitationConfig.reward, form, the TCN run of reproduce-tcn it reads, the learner's arm)
 REWARDS = {
     "true_pose": ("true_pose", "time", None, None),
+    "true_state": ("true_state", "time", None, None),
     "sparse": ("sparse", "time", None, None),
     "tcn": ("tcn", "time", "tcn", None),
     "tcn_goal": ("tcn", "goal", "tcn", None),
@@ -118,7 +121,8 @@ def outcome(rcfg) -> dict[str, Any]:
     half = min(rows, key=lambda r: abs(r["step"] - rcfg.steps / 2))
     return {"pose_error_cm": last["pose_error_cm"], "final_error_cm": last["final_error_cm"],
             "pose_success": bool(last["pose_success"]), "objects_success": bool(last["objects_success"]),
-            "half_pose_success": bool(half["pose_success"]), "curve": [(r["step"], r["pose_error_cm"]) for r in rows]}  # fmt: skip
+            "half_pose_success": bool(half["pose_success"]), "half_objects_success": bool(half["objects_success"]),
+            "curve": [(r["step"], r["pose_error_cm"]) for r in rows]}  # fmt: skip
 
 
 def summarize(runs: dict, outcomes: dict) -> dict[str, dict[str, Any]]:
@@ -136,7 +140,8 @@ def summarize(runs: dict, outcomes: dict) -> dict[str, dict[str, Any]]:
         err = np.array([g["pose_error_cm"] for g in got])
         row["pose_error_cm"] = float(err.mean())
         row["pose_error_cm_sd"] = float(err.std(ddof=1)) if n > 1 else None
-        row["half_pose_success"] = float(np.mean([g["half_pose_success"] for g in got]))
+        for key in ("half_pose_success", "half_objects_success"):
+            row[key] = float(np.mean([g[key] for g in got]))
         table[name] = row
     return table
 
@@ -149,15 +154,16 @@ def judge(table: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         bars.append({"bar": text, "value": value, "bound": bound, "holds": bool(holds)})
 
     tcn = table.get("tcn")
-    if tcn and "true_pose" in table:
-        v, b = tcn["pose_success"], 0.8 * table["true_pose"]["pose_success"]
-        bar("TCN reward's pose success >= 0.8x the true pose reward's", v, b, v >= b and v > 0)
-    if tcn and "untrained" in table:
-        v, b = tcn["pose_success"], 2 * table["untrained"]["pose_success"]
-        bar("TCN reward's pose success >= 2x the untrained network's", v, b, v >= b and v > 0)
-    if tcn and "sparse" in table:
-        v, b = tcn["half_pose_success"], table["sparse"]["pose_success"]
-        bar("TCN reward at half the budget beats sparse success at the whole", v, b, v > b)
+    for task, bound in (("pose", "true_pose"), ("objects", "true_state")):
+        if tcn and bound in table:
+            v, b = tcn[f"{task}_success"], 0.8 * table[bound][f"{task}_success"]
+            bar(f"TCN reward's {task} success >= 0.8x the {bound} reward's", v, b, v >= b and v > 0)
+        if tcn and "untrained" in table:
+            v, b = tcn[f"{task}_success"], 2 * table["untrained"][f"{task}_success"]
+            bar(f"TCN reward's {task} success >= 2x the untrained network's", v, b, v >= b and v > 0)
+        if tcn and "sparse" in table:
+            v, b = tcn[f"half_{task}_success"], table["sparse"][f"{task}_success"]
+            bar(f"TCN reward's {task} success at half the budget beats sparse success at the whole", v, b, v > b)
     for name in ("panda_tcn", "panda_tcn_both"):
         if tcn and name in table:
             v, b = table[name]["pose_success"], 0.5 * tcn["pose_success"]
