@@ -644,11 +644,18 @@ def _close_progress_bars() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: bad input becomes one line on stderr and exit code 2, never a traceback."""
+    import signal
+
+    from robolearn import signals
     from robolearn.signals import Interrupted, Terminated, raise_on_sigterm
 
     raise_on_sigterm()
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code != 0:  # typer turns a KeyboardInterrupt into a returned 130, and an Exit(n)
+            if signals.received is not None:  # into n: a stopped job must not look like a finished one
+                raise Terminated() if signals.received == signal.SIGTERM else KeyboardInterrupt()
+            sys.exit(code)
     except Interrupted as exc:
         _close_progress_bars()
         typer.echo(f"interrupted: {exc}", err=True)

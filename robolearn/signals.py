@@ -27,13 +27,25 @@ def interrupted(message: str, cause: BaseException) -> Interrupted:
     return Interrupted(message, terminated=isinstance(cause, Terminated))
 
 
-def raise_on_sigterm() -> None:
-    """Make SIGTERM raise Terminated in the main thread, as SIGINT raises KeyboardInterrupt."""
+received: int | None = None  # the last SIGINT or SIGTERM this process was stopped by (typer keeps the exception)
 
-    def handler(signum, frame):
+
+def raise_on_sigterm() -> None:
+    """Make SIGTERM raise Terminated in the main thread, as SIGINT raises KeyboardInterrupt; note which came."""
+
+    def on_term(signum, frame):
+        global received
+        received = signum
         raise Terminated()
 
-    signal.signal(signal.SIGTERM, handler)
+    def on_int(signum, frame):
+        global received
+        received = signum
+        raise KeyboardInterrupt()
+
+    signal.signal(signal.SIGTERM, on_term)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where a shell's `&` made Ctrl-C ignored
+        signal.signal(signal.SIGINT, on_int)
 
 
 def workers_ignore_sigint() -> None:

@@ -193,3 +193,22 @@ def test_the_shipped_sequence_toml_validates():
     kind, config_cls, _ = training_loop(path)
     cfg = load_toml(path, config_cls)
     assert kind == "sequence" and cfg.imitation.reward == "tcn" and cfg.learner.elites < cfg.learner.samples
+
+
+def test_reproduce_imitation_stopped_says_so_and_stops_its_runs(demo, tmp_path):
+    """SIGTERM reaches the parent alone; it stops its training processes and exits 143 with one line (typer returns
+    a KeyboardInterrupt as exit code 0 unless the CLI says otherwise)."""
+    import shutil
+    import signal
+
+    from tests.test_interrupts import last_line, start, stop, wait_for
+
+    src = tmp_path / "tcn_experiment"
+    shutil.copytree(demo, src / "data" / "kuka_test")
+    run = tmp_path / "imitation" / "runs" / "true_pose-s0"
+    proc = start("reproduce-imitation", "--tcn-experiment", str(src), "--seeds", "1", "--steps", "1000000",
+                 "--reward", "true_pose", "--out", str(tmp_path / "imitation"))  # fmt: skip
+    wait_for(lambda: (run / "train_config.json").exists())
+    rc, err = stop(proc, signal.SIGTERM)
+    assert rc == 143 and last_line(err).startswith("interrupted: finished runs and the others' checkpoints are kept")
+    assert "leaked" not in err  # the run unwound: nothing it held is left to the resource tracker

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ from robolearn.envs import load_env_config
 from robolearn.evaluation.compare import JOURNAL, eval_report, evaluate_policies, write_eval_folder, write_videos
 from robolearn.evaluation.rollout import rollout_parallel, wilson_interval
 from robolearn.policies.registry import PolicyConfig
+from robolearn.signals import interrupted
 
 if TYPE_CHECKING:  # training imports torch: loaded where the recipe trains, not when the CLI reads this module
     from robolearn.train.grasp import TrainConfig
@@ -212,9 +214,15 @@ def _train_alone(module: str, config_class: str, cfg_json: str) -> None:
     its folder where one is."""
     import importlib
 
+    from robolearn.signals import raise_on_sigterm
+
     os.environ["OMP_NUM_THREADS"] = "1"
+    raise_on_sigterm()  # stopped by the parent: unwind, so what the run holds is released, and leave quietly
     loop = importlib.import_module(module)
-    loop.train(getattr(loop, config_class).model_validate_json(cfg_json), resume=True, progress=False)
+    try:
+        loop.train(getattr(loop, config_class).model_validate_json(cfg_json), resume=True, progress=False)
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 def run_parallel(cfgs: list, parallel: int, finished) -> None:
@@ -228,10 +236,17 @@ def run_parallel(cfgs: list, parallel: int, finished) -> None:
         print(f"training {', '.join(Path(c.out).name for c in group)} ({group[0].steps} steps each)", flush=True)
         procs = [ctx.Process(target=_train_alone, args=(type(c).__module__, type(c).__name__, c.model_dump_json()))
                  for c in group]  # fmt: skip
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join()
+        try:
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join()
+        except KeyboardInterrupt as exc:  # stopped (Ctrl-C, SIGTERM): stop the runs too
+            for p in procs:
+                p.terminate()
+                p.join()
+            raise interrupted("finished runs and the others' checkpoints are kept; the same command continues them",
+                              exc) from None
     missing = [c.out for c in cfgs if not finished(c)]
     if missing:
         raise SystemExit(f"error: training failed for {', '.join(missing)} (a rerun continues them)")
