@@ -17,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # paragraphs reflow to the terminal, as the docstrings are written at 120 columns
     help="robolearn: grasping data and multi-view video, grasp CNNs and time-contrastive networks, evaluation in "
     "headless pybullet.\n\n"
     "ENV is a registered id (`robolearn envs` lists them: robolearn/KukaDiverse-v0, GraspKuka-v0, GraspPanda-v0, "
@@ -87,7 +88,7 @@ def eval_cmd(
     """Evaluate policies side by side on the same episode seeds: success with a 95% Wilson interval,
     per-object success, speed; a comparison table, a plot and videos with --out.
 
-    With --out, every 10 finished episodes are kept in <out>/episodes.jsonl as they end, so an interrupted
+    With --out, every 10 finished episodes are kept in `<out>/episodes.jsonl` as they end, so an interrupted
     evaluation continues with the same command and --resume. Evaluation seeds lie below 2^31 and collected ones at
     or above, so no evaluation scene was trained on."""
     from robolearn.collection.campaign import EVAL_SEED_LIMIT
@@ -390,9 +391,10 @@ def reproduce_imitation_cmd(
     """Imitation from one video with every reward side by side, on a reproduce-tcn folder's data and TCNs.
 
     For each seed, a learner (the action sequence refined by CEM, or PPO) acts in a held-out KUKA episode's scene,
-    seen from another camera, rewarded by the true pose, sparse success, the multi-view TCN (time-indexed and goal
-    forms), the single-view TCN, the untrained network and pixels, and the Panda learns from the KUKA's video; success with 95% intervals, learning curves, the issue's bars
-    and a video of the demonstration beside the imitation. A rerun continues where it stopped."""
+    seen from another camera, rewarded by the true pose, the true state (pose and objects), sparse success, the
+    multi-view TCN (time-indexed and goal forms), the single-view TCN, the untrained network and pixels, and the
+    Panda learns from the KUKA's video. Success at the pose and the object task with 95% intervals, learning curves,
+    the issue's bars and a video of the demonstration beside the imitation. A rerun continues where it stopped."""
     from robolearn.config import validate
     from robolearn.workflows.imitation import ImitationExperimentConfig, run
 
@@ -459,7 +461,7 @@ def eval_embedding_cmd(
     """How much pose TCN embeddings hold: cross-view alignment, Kendall's tau, a linear pose probe, across arms.
 
     Every checkpoint and baseline on the same held-out frames; writes report.json, table.md, an embedding picture
-    (pca_<name>.png) and an alignment video per checkpoint, and prints the table."""
+    (`pca_<name>.png`) and an alignment video per checkpoint, and prints the table."""
     from robolearn.evaluation import embedding as em
     from robolearn.models.checkpoint import read_config
 
@@ -561,7 +563,7 @@ def view_cmd(
         int, typer.Option("--episode", "-k", help="episode number, counted over the dataset's shards")
     ] = 0,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="folder for episode_<k>.mp4 and episode_<k>.png (made if missing)")
+        Path, typer.Option("--out", "-o", help="folder for `episode_<k>.mp4` and `episode_<k>.png` (made if missing)")
     ] = Path("."),
 ) -> None:
     """Write one stored episode as an MP4 and a contact-sheet PNG (several views side by side), and print its
