@@ -131,7 +131,8 @@ def test_reproduce_imitation_runs_each_reward_and_judges_the_bars(demo, tmp_path
     done = run_cli(*args)
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((out / "results.json").read_text())
-    assert list(results["table"]) == ["true_pose", "true_state", "tcn"] and results["config"]["learner"] == learner
+    assert list(results["table"]) == ["still", "true_pose", "true_state", "tcn"]
+    assert results["config"]["learner"] == learner and results["table"]["still"]["pose_success"] == 0.0
     bars = [b["bar"] for b in results["bars"]]  # the bars these rewards can judge: each task against its bound
     assert len(bars) == 2 and "pose success >= 0.8x the true_pose" in bars[0] and "objects success" in bars[1], bars
     for row in results["table"].values():

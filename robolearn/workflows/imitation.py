@@ -14,6 +14,7 @@ were; the default) or `ppo` (stable-baselines3, from the camera's image and the 
     single_view   the single-view TCN;  untrained: the same network untrained;  pixels: raw 16x16 pixels
     panda_tcn     the Panda learning from the KUKA's video, the TCN trained on the KUKA alone
     panda_tcn_both  the same, the TCN trained on both arms
+    still         (no learning) zero actions in the demonstration's scene: the reference the errors are read against
 
 Each run ends with its agent's deterministic episode, judged with the simulator's state: the pose task (the grasp
 point's last position within 3 cm of the demonstration's; the mean distance between the paths) and the object task
@@ -125,12 +126,35 @@ def outcome(rcfg) -> dict[str, Any]:
             "curve": [(r["step"], r["pose_error_cm"]) for r in rows]}  # fmt: skip
 
 
-def summarize(runs: dict, outcomes: dict) -> dict[str, dict[str, Any]]:
+def standing_still(runs: dict) -> dict[tuple[str, int], dict[str, Any]]:
+    """The reference the errors are read against: each demonstration's scene played with zero actions."""
+    from robolearn.train.imitation import ImitationEnv
+
+    got = {}
+    for (_, seed), rcfg in runs.items():
+        if ("still", seed) in got:
+            continue
+        env = ImitationEnv(rcfg.imitation.model_copy(update={"reward": "true_pose", "checkpoint": None, "arm": None}))
+        env.reset()
+        done, info = False, {}
+        while not done:
+            _, _, terminated, truncated, info = env.step(np.zeros(env.action_space.shape, np.float32))
+            done = terminated or truncated
+        env.close()
+        got[("still", seed)] = {"pose_error_cm": info["pose_error_cm"], "final_error_cm": info["final_error_cm"],
+                                "pose_success": bool(info["pose_success"]),
+                                "objects_success": bool(info["objects_success"]),
+                                "half_pose_success": bool(info["pose_success"]),
+                                "half_objects_success": bool(info["objects_success"]), "curve": []}  # fmt: skip
+    return got
+
+
+def summarize(outcomes: dict) -> dict[str, dict[str, Any]]:
     from robolearn.evaluation.rollout import wilson_interval
 
     table = {}
-    for name in dict.fromkeys(n for n, _ in runs):
-        got = [outcomes[k] for k in runs if k[0] == name]
+    for name in dict.fromkeys(n for n, _ in outcomes):
+        got = [o for k, o in outcomes.items() if k[0] == name]
         n = len(got)
         row = {"runs": n}
         for key in ("pose_success", "objects_success"):
@@ -245,8 +269,8 @@ def run(cfg: ImitationExperimentConfig) -> dict[str, Any]:
     clock = Clock(out / "timing.json")
     with clock.part("train"):
         run_parallel(list(runs.values()), cfg.workers, finished)
-    outcomes = {k: outcome(r) for k, r in runs.items()}
-    table = summarize(runs, outcomes)
+    outcomes = {**standing_still(runs), **{k: outcome(r) for k, r in runs.items()}}
+    table = summarize(outcomes)
     bars = judge(table)
     plot_curves(runs, outcomes, out / "learning_curves.png")
     if ("tcn", 0) in runs:
