@@ -213,15 +213,3 @@ def test_reproduce_imitation_stopped_says_so_and_stops_its_runs(demo, tmp_path):
     rc, err = stop(proc, signal.SIGTERM)
     assert rc == 143 and last_line(err).startswith("interrupted: finished runs and the others' checkpoints are kept")
     assert "leaked" not in err  # the run unwound: nothing it held is left to the resource tracker
-
-
-def test_colored_noise_is_smooth_over_time_with_a_unit_spread_and_white_noise_is_unchanged():
-    from robolearn.train.sequence import noise
-
-    white = noise(np.random.default_rng(3), 0.0, (400, 31, 5))
-    assert np.array_equal(white, np.random.default_rng(3).standard_normal((400, 31, 5)))  # runs resume bit for bit
-    for beta, lag1 in ((0.0, (-0.05, 0.05)), (2.0, (0.7, 0.95))):
-        x = noise(np.random.default_rng(4), beta, (400, 31, 5))
-        assert x.shape == (400, 31, 5) and abs(x.std() - 1.0) < 0.03
-        corr = np.corrcoef(x[:, :-1].ravel(), x[:, 1:].ravel())[0, 1]  # one moment against the next
-        assert lag1[0] < corr < lag1[1], (beta, corr)

@@ -52,8 +52,6 @@ class SequenceConfig(Config):
     elites: int = Field(4, ge=1, description="the best of them each moment's mean and spread are refitted to")
     init_std: float = Field(0.5, gt=0, description="the spread the first iteration draws with (actions in [-1, 1])")
     min_std: float = Field(0.05, ge=0, description="the spread never falls below this, so the search goes on")
-    noise_beta: float = Field(0.0, ge=0, le=4, description="the draws' noise has power 1/f^beta over time: 0 is "
-                              "white (each moment on its own), 2 and more smooth (iCEM's colored noise)")  # fmt: skip
 
     @model_validator(mode="after")
     def _check(self) -> SequenceConfig:
@@ -99,25 +97,10 @@ def play(env: ImitationEnv, actions: np.ndarray) -> tuple[np.ndarray, dict[str, 
     return np.asarray(rewards, np.float64), info
 
 
-def noise(rng: np.random.Generator, beta: float, shape: tuple[int, int, int]) -> np.ndarray:
-    """Standard normal draws of `shape` (samples, horizon, dims), white over time (beta 0) or with power falling as
-    1/f^beta (Pinneri et al. 2020, iCEM): each sample's sequence scaled to unit spread per moment."""
-    if beta == 0:
-        return rng.standard_normal(shape)
-    samples, horizon, dims = shape
-    f = np.fft.rfftfreq(horizon)
-    f[0] = f[1]  # the constant part as strong as the slowest wave
-    amp = f ** (-beta / 2)
-    spectrum = amp * (rng.standard_normal((samples, dims, f.size)) + 1j * rng.standard_normal((samples, dims, f.size)))
-    x = np.fft.irfft(spectrum, n=horizon, axis=-1)
-    x /= np.sqrt(np.mean(x**2, axis=-1, keepdims=True))  # unit spread over the sequence, as white noise has
-    return x.transpose(0, 2, 1)
-
-
 def iterate(env: ImitationEnv, seq: ActionSequence, cfg: SequenceConfig, rng: np.random.Generator) -> None:
     """One CEM iteration: play `cfg.samples` draws, refit each moment to its elites by the reward from it on."""
     mean, std = seq.mean.numpy(), seq.std.numpy()
-    draws = np.clip(mean + std * noise(rng, cfg.noise_beta, (cfg.samples, *mean.shape)), -1.0, 1.0)
+    draws = np.clip(mean + std * rng.standard_normal((cfg.samples, *mean.shape)), -1.0, 1.0)
     rewards = np.stack([play(env, d)[0] for d in draws])  # (samples, horizon)
     to_go = np.cumsum(rewards[:, ::-1], axis=1)[:, ::-1]
     best = np.argsort(to_go, axis=0, kind="stable")[-cfg.elites :]  # (elites, horizon)
