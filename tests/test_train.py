@@ -261,3 +261,18 @@ def test_a_store_with_a_nan_motor_command_is_refused_in_one_line_and_named_by_ch
     assert "data/motor_command is not finite in 1 episode(s)" in result.stderr.strip().splitlines()[-1]
     check = run_cli("info", str(store), "--check")
     assert check.returncode == 1 and "has NaN or infinite values in motor_command" in check.stderr
+
+
+def test_a_finished_runs_checkpoint_is_found_where_its_folder_is_now(tmp_path):
+    """summary.json names paths from the directory the run was started in; a run read from elsewhere, or moved,
+    still yields its own checkpoints."""
+    from robolearn.train.run import finished_checkpoint
+
+    run = tmp_path / "moved" / "run"
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps({"out": "out/run", "steps": 400, "best_checkpoint": None,
+                                                  "checkpoint": "out/run/checkpoints/step-0000400"}))  # fmt: skip
+    assert finished_checkpoint(run, 400) == str(run / "checkpoints" / "step-0000400")
+    assert finished_checkpoint(run, 500) is None  # not finished for a longer run
+    assert finished_checkpoint(run, 400, "best_checkpoint") is None
+    assert finished_checkpoint(tmp_path / "nothing", 1) is None

@@ -42,7 +42,6 @@ from robolearn.data.store import StoreError
 from robolearn.envs import build_env
 from robolearn.models.embedders import pixel_embedder, tcn_embedder
 
-
 HAND_M = 0.1  # true_state: metres of reward a unit of the wrist's sin / cos yaw or the gripper's opening is worth
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from pydantic import Field
 
 from robolearn.config import Config, ConfigError
+from robolearn.train.run import finished_checkpoint
 from robolearn.workflows.reproduce import Clock, run_parallel
 
 # reward name -> (ImitationConfig.reward, form, the TCN run of reproduce-tcn it reads, the learner's arm)
@@ -84,15 +85,12 @@ def run_configs(cfg: ImitationExperimentConfig) -> dict[tuple[str, int], Any]:
         for seed in range(cfg.seeds):
             checkpoint = None
             if tcn is not None:
-                summary = src / "runs" / f"{tcn}-s{seed % _tcn_seeds(src, tcn)}" / "summary.json"
-                if not summary.exists():
-                    raise ConfigError(f"--tcn-experiment {src}: no finished run {summary.parent.name}")
-                # the summary's path is as the TCN run was started (from its cwd, before any move): the step is
-                # what it names, the folder is the one the summary sits in
-                step = Path(json.loads(summary.read_text())["checkpoint"]).name
-                checkpoint = str(summary.parent / "checkpoints" / step)
-                if not (summary.parent / "checkpoints" / step / "config.json").exists():
-                    raise ConfigError(f"--tcn-experiment {src}: {summary.parent.name} has no checkpoint {step}")
+                folder = src / "runs" / f"{tcn}-s{seed % _tcn_seeds(src, tcn)}"
+                checkpoint = finished_checkpoint(folder, 1)
+                if checkpoint is None:
+                    raise ConfigError(f"--tcn-experiment {src}: no finished run {folder.name}")
+                if not (Path(checkpoint) / "config.json").exists():
+                    raise ConfigError(f"--tcn-experiment {src}: {folder.name} has no checkpoint {Path(checkpoint).name}")
             imitation = ImitationConfig(demo=str(demo), episode=seed, demo_view=0, agent_view=1, arm=arm,
                                         reward=reward, form=form, checkpoint=checkpoint)  # fmt: skip
             every, run_out = max(steps // 4, 1), str(Path(cfg.out) / "runs" / f"{name}-s{seed}")

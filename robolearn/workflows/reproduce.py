@@ -48,6 +48,7 @@ from robolearn.evaluation.compare import JOURNAL, eval_report, evaluate_policies
 from robolearn.evaluation.rollout import rollout_parallel, wilson_interval
 from robolearn.policies.registry import PolicyConfig
 from robolearn.signals import interrupted
+from robolearn.train.run import finished_checkpoint
 
 if TYPE_CHECKING:  # training imports torch: loaded where the recipe trains, not when the CLI reads this module
     from robolearn.train.grasp import TrainConfig
@@ -191,11 +192,7 @@ def member(cfg: ReproduceConfig, tcfg: TrainConfig, stores: list[str], name: str
 def trained(cfg: TrainConfig) -> str | None:
     """The checkpoint the servo uses of a finished run (its best by validation AUC, else its last), from the summary
     `train` writes when the run ends; None before then."""
-    path = Path(cfg.out) / "summary.json"
-    if not path.exists():
-        return None
-    summary = json.loads(path.read_text())
-    return (summary["best_checkpoint"] or summary["checkpoint"]) if summary["steps"] == cfg.steps else None
+    return finished_checkpoint(cfg.out, cfg.steps, "best_checkpoint") or finished_checkpoint(cfg.out, cfg.steps)
 
 
 def fit(cfg: TrainConfig) -> str:

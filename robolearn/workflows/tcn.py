@@ -30,6 +30,7 @@ import robolearn
 from robolearn.collection.campaign import CampaignConfig, prepare, run_local
 from robolearn.config import Config, ConfigError, load_toml
 from robolearn.envs import load_env_config
+from robolearn.train.run import finished_checkpoint
 from robolearn.workflows.reproduce import Clock, run_parallel
 
 ROOT = Path(robolearn.__file__).resolve().parents[1]
@@ -83,11 +84,7 @@ def run_config(cfg: TCNExperimentConfig, name: str, seed: int, data: dict[str, s
 
 def finished(tcfg) -> str | None:
     """The last checkpoint of a finished run (what the evaluation uses, for every model alike); None before."""
-    path = Path(tcfg.out) / "summary.json"
-    if not path.exists():
-        return None
-    summary = json.loads(path.read_text())
-    return summary["checkpoint"] if summary["steps"] == tcfg.steps else None
+    return finished_checkpoint(tcfg.out, tcfg.steps)
 
 
 def evaluate_seed(cfg: TCNExperimentConfig, seed: int, checkpoints: dict[str, str], data: dict[str, str]) -> dict:
