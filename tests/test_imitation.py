@@ -31,13 +31,13 @@ def test_the_reward_is_highest_on_the_demonstration_and_falls_as_the_frame_drift
     for form in ("time", "goal"):
         env = ImitationEnv(ImitationConfig(demo=str(demo), reward="pixels", form=form))
         frames, last = env.demo.frames, len(env.demo.frames) - 1
-        tip, objects = env.demo.tip[0], env.demo.objects[0]
+        tip, hand, objects = env.demo.tip[0], env.demo.hand[0], env.demo.objects[0]
         if form == "time":  # the demonstration's own frame at each time, then frames 1, 2, 4 moments off
-            drift = [np.mean([env.reward(frames[min(t + k, last)], tip, objects, t, 0) for t in range(last + 1)])
+            drift = [np.mean([env.reward(frames[min(t + k, last)], tip, hand, objects, t, 0) for t in range(last + 1)])
                      for k in (0, 1, 2, 4)]  # fmt: skip
             assert drift[0] == pytest.approx(-np.sqrt(env.cfg.gamma))  # the best a frame can score
         else:  # the goal: the last frame scores best, frames further back in time less
-            drift = [env.reward(frames[last - k], tip, objects, last, 0) for k in (0, 2, 4, 8)]
+            drift = [env.reward(frames[last - k], tip, hand, objects, last, 0) for k in (0, 2, 4, 8)]
             assert drift[0] == 0.0
         assert all(a > b for a, b in zip(drift, drift[1:])), (form, drift)
         env.close()
@@ -46,18 +46,18 @@ def test_the_reward_is_highest_on_the_demonstration_and_falls_as_the_frame_drift
 def test_the_true_state_reward_is_zero_on_the_demonstration_and_counts_each_part_of_the_state_off(demo):
     env = ImitationEnv(ImitationConfig(demo=str(demo), reward="true_state"))
     d, t = env.demo, 3
-    assert env.reward(d.frames[t], d.tip[t], d.objects[t], t, 0, d.hand[t]) == 0.0
+    assert env.reward(d.frames[t], d.tip[t], d.hand[t], d.objects[t], t, 0) == 0.0
     off = d.objects[t].copy()
     off[0, 2] += 0.1  # one object 10 cm above where the demonstration had it
-    assert env.reward(d.frames[t], d.tip[t], off, t, 0, d.hand[t]) == pytest.approx(-0.1)
+    assert env.reward(d.frames[t], d.tip[t], d.hand[t], off, t, 0) == pytest.approx(-0.1)
     tip = d.tip[t] + [0.0, 0.05, 0.0]
-    assert env.reward(d.frames[t], tip, off, t, 0, d.hand[t]) == pytest.approx(-0.15)
+    assert env.reward(d.frames[t], tip, d.hand[t], off, t, 0) == pytest.approx(-0.15)
     shut = d.hand[t] - [0.0, 0.0, 0.5]  # the gripper half closed where the demonstration's was not
-    assert env.reward(d.frames[t], tip, off, t, 0, shut) == pytest.approx(-0.15 - 0.5 * HAND_M)
+    assert env.reward(d.frames[t], tip, shut, off, t, 0) == pytest.approx(-0.15 - 0.5 * HAND_M)
     pose = ImitationEnv(ImitationConfig(demo=str(demo), reward="true_pose"))  # the pose bound: the grasp point alone
-    assert pose.reward(d.frames[t], tip, off, t, 0, shut) == pytest.approx(-0.05)
+    assert pose.reward(d.frames[t], tip, shut, off, t, 0) == pytest.approx(-0.05)
     sparse = ImitationEnv(ImitationConfig(demo=str(demo), reward="sparse"))  # one for each task done, at the end
-    assert [sparse.reward(d.frames[t], tip, off, t, n, shut) for n in (0, 1, 2)] == [0.0, 1.0, 2.0]
+    assert [sparse.reward(d.frames[t], tip, shut, off, t, n) for n in (0, 1, 2)] == [0.0, 1.0, 2.0]
     env.close(), pose.close(), sparse.close()
 
 

@@ -266,7 +266,7 @@ def test_a_store_with_a_nan_motor_command_is_refused_in_one_line_and_named_by_ch
 def test_a_finished_runs_checkpoint_is_found_where_its_folder_is_now(tmp_path):
     """summary.json names paths from the directory the run was started in; a run read from elsewhere, or moved,
     still yields its own checkpoints."""
-    from robolearn.train.run import finished_checkpoint
+    from robolearn.workflows.reproduce import finished_checkpoint
 
     run = tmp_path / "moved" / "run"
     run.mkdir(parents=True)
@@ -274,5 +274,6 @@ def test_a_finished_runs_checkpoint_is_found_where_its_folder_is_now(tmp_path):
                                                   "checkpoint": "out/run/checkpoints/step-0000400"}))  # fmt: skip
     assert finished_checkpoint(run, 400) == str(run / "checkpoints" / "step-0000400")
     assert finished_checkpoint(run, 500) is None  # not finished for a longer run
-    assert finished_checkpoint(run, 400, "best_checkpoint") is None
+    assert finished_checkpoint(run, 400, ("best_checkpoint",)) is None  # no best: none
+    assert finished_checkpoint(run, 400, ("best_checkpoint", "checkpoint")) == str(run / "checkpoints" / "step-0000400")
     assert finished_checkpoint(tmp_path / "nothing", 1) is None

@@ -45,7 +45,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def plays(episode: int):
-    """Each play's frames (the learner's camera), grasp points and objects, step by step."""
+    """Each play's frames (the learner's camera), grasp points, wrist and gripper, and objects, step by step."""
     env = ImitationEnv(ImitationConfig(demo=DEMO, episode=episode, reward="true_pose"))
     actions = open_dataset(DEMO)[episode]["action"].astype(np.float64)
     rng = np.random.default_rng(episode)
@@ -59,7 +59,7 @@ def plays(episode: int):
                 obs, r, term, trunc, info = env.step(a.astype(np.float32))
                 tip = info["labels"]["tip"][:3].astype(np.float64)
                 objects = info["labels"]["objects"][:, :3].astype(np.float64)
-                steps.append((obs["rgb"], tip, objects, min(env.env.t, len(env.demo.tip) - 1)))
+                steps.append((obs["rgb"], tip, obs["state"][3:6], objects, min(env.env.t, len(env.demo.tip) - 1)))
                 true += r
                 if term or trunc:
                     break
@@ -69,7 +69,7 @@ def plays(episode: int):
     steps, true = [], 0.0
     for a in still:
         obs, r, term, trunc, info = env.step(a)
-        steps.append((obs["rgb"], info["labels"]["tip"][:3].astype(np.float64),
+        steps.append((obs["rgb"], info["labels"]["tip"][:3].astype(np.float64), obs["state"][3:6],
                       info["labels"]["objects"][:, :3].astype(np.float64), min(env.env.t, len(env.demo.tip) - 1)))
         true += r
         if term or trunc:
@@ -86,7 +86,7 @@ def main() -> None:
         true = np.array([r["true"] for r in runs])
         for name, over in REWARDS.items():
             env = ImitationEnv(ImitationConfig(demo=DEMO, episode=episode, **over))
-            got = np.array([sum(env.reward(rgb, tip, obj, t, 0) for rgb, tip, obj, t in r["steps"]) for r in runs])
+            got = np.array([sum(env.reward(*step, 0) for step in r["steps"]) for r in runs])  # (rgb, tip, hand, objects, t)
             env.close()
             rho = spearman(got, true)
             still_rank = float((got > got[-1]).mean())  # the share of plays this reward prefers to standing still

@@ -164,11 +164,11 @@ class ImitationEnv(gym.Env):
             info.update(self.judge(objects))
         hand = obs["state"][3:6].astype(np.float64)
         done = int(info["pose_success"]) + int(info["objects_success"]) if end else 0
-        reward = self.reward(seen["rgb"], tip, objects, t, done, hand)
+        reward = self.reward(seen["rgb"], tip, hand, objects, t, done)
         return seen, reward, terminated, truncated, info
 
-    def reward(self, rgb: np.ndarray, tip: np.ndarray, objects: np.ndarray, t: int, done: int,
-               hand: np.ndarray | None = None) -> float:
+    def reward(self, rgb: np.ndarray, tip: np.ndarray, hand: np.ndarray, objects: np.ndarray, t: int,
+               done: int) -> float:
         """The reward of a step that left the grasp point at `tip`, the objects at `objects` and the wrist and gripper
         at `hand` (the state's sin yaw, cos yaw, opening), seen as `rgb`, at time `t`, with `done` tasks succeeded
         (at the episode's end; else 0)."""
@@ -180,8 +180,7 @@ class ImitationEnv(gym.Env):
             r = -float(np.linalg.norm(tip - self.demo.tip[k]))
             if cfg.reward == "true_state":
                 r -= float(np.linalg.norm(objects - self.demo.objects[k], axis=1).sum())
-                if hand is not None:
-                    r -= HAND_M * float(np.abs(hand - self.demo.hand[k]).sum())
+                r -= HAND_M * float(np.abs(hand - self.demo.hand[k]).sum())
             return r
         t0 = time.perf_counter()
         e = self.embed(rgb[None])[0]

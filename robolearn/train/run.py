@@ -146,23 +146,6 @@ def run_folder(out: str | Path, *, resume: bool) -> tuple[Path, Path | None]:
     return out, prior
 
 
-def finished_checkpoint(folder: str | Path, steps: int, key: str = "checkpoint") -> str | None:
-    """A finished run's checkpoint named by its summary.json (`key`: checkpoint or best_checkpoint), re-rooted at
-    `folder`: the summary writes paths as the run saw them, from the directory it was started in, and the folder may
-    be read from another directory or have moved since. None if the run has not done `steps`, or has no such one."""
-    path = Path(folder) / "summary.json"
-    if not path.exists():
-        return None
-    summary = json.loads(path.read_text())
-    value = summary.get(key)
-    if summary["steps"] < steps or value is None:
-        return None
-    try:
-        return str(Path(folder) / Path(value).relative_to(summary["out"]))
-    except ValueError:  # not under the run's folder: as written
-        return value
-
-
 def learning_rate(step: int, steps: int, optim: OptimConfig) -> float:
     """Linear warm-up, then cosine decay to lr * min_lr_ratio at the last of `steps`."""
     o = optim

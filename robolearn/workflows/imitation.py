@@ -35,8 +35,7 @@ import numpy as np
 from pydantic import Field
 
 from robolearn.config import Config, ConfigError
-from robolearn.train.run import finished_checkpoint
-from robolearn.workflows.reproduce import Clock, run_parallel
+from robolearn.workflows.reproduce import Clock, finished_checkpoint, run_parallel
 
 # reward name -> (ImitationConfig.reward, form, the TCN run of reproduce-tcn it reads, the learner's arm)
 REWARDS = {
@@ -90,7 +89,8 @@ def run_configs(cfg: ImitationExperimentConfig) -> dict[tuple[str, int], Any]:
                 if checkpoint is None:
                     raise ConfigError(f"--tcn-experiment {src}: no finished run {folder.name}")
                 if not (Path(checkpoint) / "config.json").exists():
-                    raise ConfigError(f"--tcn-experiment {src}: {folder.name} has no checkpoint {Path(checkpoint).name}")
+                    raise ConfigError(f"--tcn-experiment {src}: {folder.name} has no checkpoint "
+                                      f"{Path(checkpoint).name}")  # fmt: skip
             imitation = ImitationConfig(demo=str(demo), episode=seed, demo_view=0, agent_view=1, arm=arm,
                                         reward=reward, form=form, checkpoint=checkpoint)  # fmt: skip
             every, run_out = max(steps // 4, 1), str(Path(cfg.out) / "runs" / f"{name}-s{seed}")
@@ -127,17 +127,14 @@ def outcome(rcfg) -> dict[str, Any]:
 def standing_still(runs: dict) -> dict[tuple[str, int], dict[str, Any]]:
     """The reference the errors are read against: each demonstration's scene played with zero actions."""
     from robolearn.train.imitation import ImitationEnv
+    from robolearn.train.sequence import play
 
     got = {}
     for (_, seed), rcfg in runs.items():
         if ("still", seed) in got:
             continue
         env = ImitationEnv(rcfg.imitation.model_copy(update={"reward": "true_pose", "checkpoint": None, "arm": None}))
-        env.reset()
-        done, info = False, {}
-        while not done:
-            _, _, terminated, truncated, info = env.step(np.zeros(env.action_space.shape, np.float32))
-            done = terminated or truncated
+        _, info = play(env, np.zeros((env.env.config.frames - 1, *env.action_space.shape)))
         env.close()
         got[("still", seed)] = {"pose_error_cm": info["pose_error_cm"], "final_error_cm": info["final_error_cm"],
                                 "pose_success": bool(info["pose_success"]),

@@ -48,7 +48,6 @@ from robolearn.evaluation.compare import JOURNAL, eval_report, evaluate_policies
 from robolearn.evaluation.rollout import rollout_parallel, wilson_interval
 from robolearn.policies.registry import PolicyConfig
 from robolearn.signals import interrupted
-from robolearn.train.run import finished_checkpoint
 
 if TYPE_CHECKING:  # training imports torch: loaded where the recipe trains, not when the CLI reads this module
     from robolearn.train.grasp import TrainConfig
@@ -189,10 +188,28 @@ def member(cfg: ReproduceConfig, tcfg: TrainConfig, stores: list[str], name: str
                                    "data": tcfg.data.model_copy(update={"stores": stores})})  # fmt: skip
 
 
+def finished_checkpoint(folder: str | Path, steps: int, keys: tuple[str, ...] = ("checkpoint",)) -> str | None:
+    """A finished run's checkpoint named by its summary.json (the first of `keys` it gives: checkpoint,
+    best_checkpoint), re-rooted at `folder`: the summary writes paths as the run saw them, from the directory it was
+    started in, and the folder may be read from another directory or have moved since. None if the run has not done
+    `steps`, or names none of them."""
+    path = Path(folder) / "summary.json"
+    if not path.exists():
+        return None
+    summary = json.loads(path.read_text())
+    value = next((summary[k] for k in keys if summary.get(k) is not None), None)
+    if summary["steps"] < steps or value is None:
+        return None
+    try:
+        return str(Path(folder) / Path(value).relative_to(summary["out"]))
+    except ValueError:  # not under the run's folder: as written
+        return value
+
+
 def trained(cfg: TrainConfig) -> str | None:
     """The checkpoint the servo uses of a finished run (its best by validation AUC, else its last), from the summary
     `train` writes when the run ends; None before then."""
-    return finished_checkpoint(cfg.out, cfg.steps, "best_checkpoint") or finished_checkpoint(cfg.out, cfg.steps)
+    return finished_checkpoint(cfg.out, cfg.steps, ("best_checkpoint", "checkpoint"))
 
 
 def fit(cfg: TrainConfig) -> str:

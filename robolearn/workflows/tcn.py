@@ -30,8 +30,7 @@ import robolearn
 from robolearn.collection.campaign import CampaignConfig, prepare, run_local
 from robolearn.config import Config, ConfigError, load_toml
 from robolearn.envs import load_env_config
-from robolearn.train.run import finished_checkpoint
-from robolearn.workflows.reproduce import Clock, run_parallel
+from robolearn.workflows.reproduce import Clock, finished_checkpoint, run_parallel
 
 ROOT = Path(robolearn.__file__).resolve().parents[1]
 HELD_OUT_VIEW = 3  # the fourth camera's sector of azimuths: no model trains on it
