@@ -70,9 +70,14 @@ def main() -> None:
         before, step, it = step, step + a.samples * horizon, it + 1
         if step // a.eval_every > before // a.eval_every or step >= a.steps:
             played, info = play(env, np.clip(w @ mu, -1, 1))
-            row = {"step": step, "return": float(played.sum()), "seconds": round(time.perf_counter() - t0, 1),
-                   **{k: round(float(info[k]), 2) for k in ("pose_error_cm", "final_error_cm", "object_error_cm")},
-                   "pose_success": bool(info["pose_success"]), "objects_success": bool(info["objects_success"])}
+            row = {
+                "step": step,
+                "return": float(played.sum()),
+                "seconds": round(time.perf_counter() - t0, 1),
+                **{k: round(float(info[k]), 2) for k in ("pose_error_cm", "final_error_cm", "object_error_cm")},
+                "pose_success": bool(info["pose_success"]),
+                "objects_success": bool(info["objects_success"]),
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
     (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
