@@ -145,6 +145,26 @@ def test_reproduce_imitation_runs_each_reward_and_judges_the_bars(demo, tmp_path
     assert bad.returncode == 2 and "run `robolearn reproduce-tcn" in bad.stderr
 
 
+def test_the_bars_hold_on_constructed_tables_and_a_bound_that_never_succeeded_judges_nothing():
+    from robolearn.workflows.imitation import judge
+
+    def row(pose, objects, half_pose=0.0, half_objects=0.0):
+        return {"pose_success": pose, "objects_success": objects, "half_pose_success": half_pose,
+                "half_objects_success": half_objects}  # fmt: skip
+
+    table = {"true_pose": row(1.0, 0.0), "true_state": row(1.0, 1.0), "tcn": row(0.9, 0.8, 0.7, 0.5),
+             "untrained": row(0.3, 0.0), "sparse": row(0.3, 0.3), "panda_tcn": row(0.5, 0.0)}  # fmt: skip
+    bars = {b["bar"]: b for b in judge(table)}
+    assert len(bars) == 7 and all(b["holds"] for b in bars.values()), bars
+    table["tcn"] = row(0.6, 0.8, 0.2, 0.5)  # under 0.8x the bound's pose success; half budget under sparse
+    failed = [b["bar"] for b in judge(table) if not b["holds"]]
+    assert failed == ["TCN reward's pose success >= 0.8x the true_pose reward's",
+                      "TCN reward's pose success at half the budget beats sparse success at the whole"], failed
+    table["true_state"], table["tcn"] = row(1.0, 0.0), row(0.9, 0.0, 0.7, 0.0)  # neither lifts: 0 >= 0.8 x 0
+    objects = next(b for b in judge(table) if "objects success >= 0.8x" in b["bar"])
+    assert not objects["holds"] and "no working bound" in objects["note"]
+
+
 def _sequence_config(demo, out, **kw):
     from robolearn.train.sequence import SequenceTrainConfig
 

@@ -169,14 +169,15 @@ def judge(table: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The issue's bars, where the table holds what they compare."""
     bars = []
 
-    def bar(text, value, bound, holds):
-        bars.append({"bar": text, "value": value, "bound": bound, "holds": bool(holds)})
+    def bar(text, value, bound, holds, note=""):
+        bars.append({"bar": text, "value": value, "bound": bound, "holds": bool(holds), "note": note})
 
     tcn = table.get("tcn")
     for task, bound in (("pose", "true_pose"), ("objects", "true_state")):
         if tcn and bound in table:
             v, b = tcn[f"{task}_success"], 0.8 * table[bound][f"{task}_success"]
-            bar(f"TCN reward's {task} success >= 0.8x the {bound} reward's", v, b, v >= b and v > 0)
+            note = f"the {bound} reward itself never succeeded: no working bound" if b == 0 else ""
+            bar(f"TCN reward's {task} success >= 0.8x the {bound} reward's", v, b, v >= b and v > 0, note)
         if tcn and "untrained" in table:
             v, b = tcn[f"{task}_success"], 2 * table["untrained"][f"{task}_success"]
             bar(f"TCN reward's {task} success >= 2x the untrained network's", v, b, v >= b and v > 0)
@@ -200,8 +201,9 @@ def results_markdown(table: dict, bars: list, seeds: int, steps: int, minutes: f
         sd = f" ± {r['pose_error_cm_sd']:.1f}" if r["pose_error_cm_sd"] is not None else ""
         lines.append(f"| {name} | {r['pose_success']:.2f} [{lo:.2f}–{hi:.2f}] | {r['pose_error_cm']:.1f}{sd} | "
                      f"{r['objects_success']:.2f} [{olo:.2f}–{ohi:.2f}] |")  # fmt: skip
-    lines += ["", "| bar | value | bound | holds |", "|---|---|---|---|"]
-    lines += [f"| {b['bar']} | {b['value']:.2f} | {b['bound']:.2f} | {'yes' if b['holds'] else 'no'} |" for b in bars]
+    lines += ["", "| bar | value | bound | holds | |", "|---|---|---|---|---|"]
+    lines += [f"| {b['bar']} | {b['value']:.2f} | {b['bound']:.2f} | {'yes' if b['holds'] else 'no'} | "
+              f"{b.get('note', '')} |" for b in bars]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
