@@ -73,3 +73,15 @@ def test_unknown_env_id_is_one_clear_line(run_cli):
 
 def test_config_defaults_validate():
     assert EnvConfig().arm == "kuka"
+
+
+def test_a_policy_written_as_toml_reads_back_the_same(tmp_path):
+    from robolearn.policies.registry import PolicyConfig, policy_config, policy_toml
+
+    servo = PolicyConfig(name="cem", checkpoint=str(tmp_path / "a b"), ensemble=[str(tmp_path / 'c"d')],
+                         mirror_average=False, cem={"samples": 256, "elites": 16, "commit_steps": 4})  # fmt: skip
+    path = tmp_path / "servo.toml"
+    path.write_text(policy_toml(servo, "written by a test\nsecond line"))
+    assert path.read_text().startswith("# written by a test\n# second line\n")
+    assert policy_config(str(path)) == servo
+    assert policy_config(str(path)).cem.samples == 256 and PolicyConfig().cem.samples != 256

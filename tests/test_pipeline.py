@@ -275,6 +275,11 @@ def test_reproduce_runs_its_recipe_end_to_end(tmp_path):
     assert [policies[1]["checkpoint"], *policies[1]["ensemble"]] == summary["learning_curve"][2]["checkpoints"]
     assert policies[1]["epsilon"] == 0.1 and policies[1]["cem"]["commit_steps"] == 4
     assert list(summary["final_eval"]["policies"]) == ["random", "open_loop", "cem", "oracle"]
+    from robolearn.policies.registry import policy_config
+
+    final = policy_config(str(out / "servo.toml"))  # the last round's servo, to evaluate anywhere
+    assert [final.checkpoint, *final.ensemble] == [str(Path(c).resolve()) for c in summary["learning_curve"][-1]["checkpoints"]]
+    assert final.name == "cem" and final.cem.commit_steps == 4 and final.epsilon == 0
     assert (out / "learning_curve.png").stat().st_size > 0 and (out / "eval" / "comparison.md").exists()
     trained = json.loads((out / "cnn" / "round-2-member-1" / "train_config.json").read_text())
     assert trained["seed"] == 1 and trained["data"]["commands"] == "planned" and trained["data"]["mirror"]

@@ -118,6 +118,23 @@ def make_policy(cfg: PolicyConfig | str, env, **overrides) -> Policy:
     return policy
 
 
+def policy_toml(cfg: PolicyConfig, header: str = "") -> str:
+    """`cfg` as a policy TOML that `policy_config` reads back to the same config: the fields that differ from
+    their defaults, `# header` lines first."""
+    import json
+
+    def value(v) -> str:  # JSON's strings, numbers, booleans and lists of them are TOML's too
+        return json.dumps(v, ensure_ascii=False)
+
+    data = cfg.model_dump(mode="json", exclude_defaults=True)
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    lines += [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for k, v in data.items():
+        if isinstance(v, dict):
+            lines += ["", f"[{k}]", *(f"{kk} = {value(vv)}" for kk, vv in v.items())]
+    return "\n".join(lines) + "\n"
+
+
 def policy_config(spec: str, **overrides) -> PolicyConfig:
     """A policy name (random, oracle, probe, cem, open_loop) or a policy TOML file, with `overrides` applied."""
     overrides = {k: v for k, v in overrides.items() if v is not None}

@@ -46,7 +46,7 @@ from robolearn.config import Config, ConfigError, load_toml
 from robolearn.envs import load_env_config
 from robolearn.evaluation.compare import JOURNAL, eval_report, evaluate_policies, write_eval_folder, write_videos
 from robolearn.evaluation.rollout import rollout_parallel, wilson_interval
-from robolearn.policies.registry import PolicyConfig
+from robolearn.policies.registry import PolicyConfig, policy_toml
 from robolearn.signals import interrupted
 
 if TYPE_CHECKING:  # training imports torch: loaded where the recipe trains, not when the CLI reads this module
@@ -372,6 +372,10 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
 
     summary_path = out / "summary.json"
     configs = comparison(cfg, checkpoints)
+    final = configs["cem"].model_copy(update={"checkpoint": str(Path(checkpoints[0]).resolve()),
+                                              "ensemble": [str(Path(c).resolve()) for c in checkpoints[1:]]})
+    (out / "servo.toml").write_text(policy_toml(final, f"The CEM servo `robolearn reproduce` trained on {cfg.env}: "
+                                             f"`robolearn eval --policy {out / 'servo.toml'}`"))  # fmt: skip
     measured = {name: configs[name].model_dump(mode="json") for name in ("open_loop", "cem")}
     measured["eval_episodes"] = cfg.eval_episodes
     earlier = json.loads(summary_path.read_text()) if summary_path.exists() else {}
