@@ -332,8 +332,10 @@ def reproduce_cmd(
     """The grasp recipe in one command, from nothing to a success table and a learning curve.
 
     Collect with the oracle mix, train grasp CNNs, collect with their CEM servo, train again, ..., then one
-    evaluation of random, open loop, the servo and the oracle on held-out objects. Defaults: the recipe behind the KukaDiverse-v0 figures (hours on 2 cores);
-    `--scale 0.02 --ensemble 2 --eval-episodes 20` is a smoke run of minutes. A rerun continues where it stopped."""
+    evaluation of random, open loop, the servo and the oracle on held-out objects. Defaults: the recipe behind the
+    KukaDiverse-v0 figures (hours on 2 cores); `--scale 0.02 --ensemble 2 --eval-episodes 20` is a smoke run of
+    minutes. A rerun continues where it stopped. The final servo is written as `<out>/servo.toml`: `robolearn eval
+    --policy <out>/servo.toml` runs it on any env and seeds."""
     from robolearn.config import validate
     from robolearn.workflows.reproduce import ReproduceConfig, run
 
