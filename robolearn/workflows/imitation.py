@@ -203,7 +203,7 @@ def results_markdown(table: dict, bars: list, seeds: int, steps: int, minutes: f
                      f"{r['objects_success']:.2f} [{olo:.2f}–{ohi:.2f}] |")  # fmt: skip
     lines += ["", "| bar | value | bound | holds | |", "|---|---|---|---|---|"]
     lines += [f"| {b['bar']} | {b['value']:.2f} | {b['bound']:.2f} | {'yes' if b['holds'] else 'no'} | "
-              f"{b.get('note', '')} |" for b in bars]  # fmt: skip
+              f"{b['note']} |" for b in bars]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

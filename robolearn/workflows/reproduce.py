@@ -372,9 +372,9 @@ def run(cfg: ReproduceConfig) -> dict[str, Any]:
 
     summary_path = out / "summary.json"
     configs = comparison(cfg, checkpoints)
-    final = configs["cem"].model_copy(update={"checkpoint": str(Path(checkpoints[0]).resolve()),
-                                              "ensemble": [str(Path(c).resolve()) for c in checkpoints[1:]]})
-    (out / "servo.toml").write_text(policy_toml(final, f"The CEM servo `robolearn reproduce` trained on {cfg.env}: "
+    last = configs["cem"].model_copy(update={"checkpoint": str(Path(checkpoints[0]).resolve()),
+                                             "ensemble": [str(Path(c).resolve()) for c in checkpoints[1:]]})
+    (out / "servo.toml").write_text(policy_toml(last, f"The CEM servo `robolearn reproduce` trained on {cfg.env}: "
                                              f"`robolearn eval --policy {out / 'servo.toml'}`"))  # fmt: skip
     measured = {name: configs[name].model_dump(mode="json") for name in ("open_loop", "cem")}
     measured["eval_episodes"] = cfg.eval_episodes
