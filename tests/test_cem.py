@@ -188,6 +188,14 @@ def test_planned_commands_end_where_the_servo_planned_the_grasp(tmp_path):
     for t, command in enumerate(late):
         pos, _, left = servo._pose(obs_at(poses[t, :3], poses[t, 3], used=t / 8))
         assert command[2] == pytest.approx(servo._bounds(pos, left)[0][2], abs=1e-6)
+    # A collector killed mid-episode leaves frames past the last commit (a resumed campaign writes new shards and
+    # leaves them there): they are no episode, and the commands are those of the committed frames alone.
+    import zarr
+
+    g = zarr.open_group(str(tmp_path / "s.zarr"), mode="r+")
+    for key, width in (("state", 7), ("motor_command", 5)):
+        g[f"data/{key}"].resize((len(recorded) + 3, width))
+    np.testing.assert_array_equal(planned_commands(EpisodeStore.open(tmp_path / "s.zarr"), diverse.task), planned)
 
 
 def test_planned_commands_need_one_descent_under_the_height_hack():

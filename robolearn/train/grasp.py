@@ -106,12 +106,13 @@ def model_config(cfg: TrainConfig, image_size: int, source: str, manifests: dict
 
 
 def depth_statistics(stores: Sequence[EpisodeStore], frames: int = 2048) -> tuple[float, float]:
-    """Mean and standard deviation (m) of the depth images of the first `frames` frames of each store."""
+    """Mean and standard deviation (m) of the depth images of the first `frames` committed frames of each store."""
     for s in stores:
         if "depth" not in s.frame_features:
             raise ConfigError(f"{s.source}: model.depth_input = true, and this store has no depth images; collect "
                               "with [camera] depth = true in the env TOML")  # fmt: skip
-    d = np.concatenate([np.asarray(s.group["data/depth"][:frames], np.float32).ravel() for s in stores])
+    d = np.concatenate([np.asarray(s.read("data/depth", 0, min(frames, s.n_frames)), np.float32).ravel()
+                        for s in stores])  # fmt: skip
     return float(d.mean()), float(max(d.std(), 1e-3))
 
 
