@@ -6,6 +6,8 @@
 2. What did the learner play? The mean sequence of `true_state-s{k}` (20,000 steps), beside the demonstration at
    the moment the demonstration's gripper starts to close (the grasps, 0 and 2): grasp-point error, height, gripper opening; and the mean
    |action change| between moments (the demonstration's actions are smooth).
+3. Is it the motion or the gripper? The learner's motion (dx, dy, dz, dyaw) with the demonstration's gripper
+   commands, and the demonstration's motion with the learner's gripper commands: the object task met or not.
 
     python research/imitation_object_bound_2026-12-07/diagnose.py [RUNS]   # from the repository root; ~2 min
 RUNS: the comparison's runs folder (default out/imitation/runs).
@@ -39,7 +41,7 @@ def main() -> None:
     dataset = open_dataset(DEMO)
     print("| demo | replay: object / final cm | noise 0.05: task met | 0.1 | 0.2 |")
     print("|---|---|---|---|---|")
-    learned = []
+    learned, swapped = [], []
     for k in range(3):
         ep = dataset[k]
         env = ImitationEnv(ImitationConfig(demo=DEMO, episode=k, reward="true_state"))
@@ -62,12 +64,21 @@ def main() -> None:
         learned.append((k, close, 100 * np.linalg.norm(tips[close] - demo_tip[close]),
                         100 * (tips[close, 2] - demo_tip[close, 2]), hands[:close, 2].mean(), demo_open[:close].mean(),
                         np.abs(np.diff(seq, axis=0)).mean(), np.abs(np.diff(actions, axis=0)).mean()))  # fmt: skip
+        n = min(len(seq), len(actions))
+        for name, mixed in (("learner's motion, demonstration's gripper", np.c_[seq[:n, :4], actions[:n, 4:]]),
+                            ("demonstration's motion, learner's gripper", np.c_[actions[:n, :4], seq[:n, 4:]])):
+            info = play(env, mixed)[1]
+            swapped.append((k, name, info["objects_success"], info["object_error_cm"], info["pose_error_cm"]))
         env.close()
     print("\n| demo | closing at | grasp point off (cm) | of it, height (cm) | opening before: learner / demo "
           "| mean action change: learner / demo |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for k, close, off, dz, o_l, o_d, c_l, c_d in learned:
         print(f"| {k} | {close} | {off:.1f} | {dz:+.1f} | {o_l:.2f} / {o_d:.2f} | {c_l:.2f} / {c_d:.2f} |")
+    print("\n| demo | played | object task met | object error (cm) | path error (cm) |")
+    print("|---|---|---|---|---|")
+    for k, name, met, obj, path in swapped:
+        print(f"| {k} | {name} | {'yes' if met else 'no'} | {obj:.1f} | {path:.1f} |")
 
 
 if __name__ == "__main__":
