@@ -64,8 +64,5 @@ def select(stores: Sequence[EpisodeStore], *, holdout: float, split_seed: int, p
 
 def planned_commands(store: EpisodeStore, task) -> np.ndarray:
     """data.commands = planned: the store's frames' motor commands (N, 5) to the pose the servo plans the grasp for
-    from each frame (robolearn.envs.grasp.planned_commands), in an env of TaskConfig `task`. Committed frames only:
-    a shard whose collector was killed mid-episode holds frames past its last commit."""
-    n = store.n_frames
-    return grasp.planned_commands(store.read("data/state", 0, n), store.read(f"data/{COMMAND}", 0, n),
-                                  store.episode_ends, task)  # fmt: skip
+    from each frame (robolearn.envs.grasp.planned_commands), in an env of TaskConfig `task`."""
+    return grasp.planned_commands(store.frames("state"), store.frames(COMMAND), store.episode_ends, task)

@@ -68,7 +68,7 @@ def dataset_stores(url: str | Path, *, verify: bool = True) -> list[EpisodeStore
 
 def non_finite_episodes(store: EpisodeStore, key: str) -> list[int]:
     """Indices of the episodes with a NaN or infinite value in float frame feature `key`."""
-    values = np.asarray(store.group[f"data/{key}"][: store.n_frames])
+    values = np.asarray(store.frames(key))
     bad_frames = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
     if not bad_frames.any():
         return []

@@ -246,6 +246,12 @@ class EpisodeStore:
         """Per-episode `key` for every committed episode."""
         return self.read(f"meta/{key}", 0, self._n)
 
+    def frames(self, key: str, stop: int | None = None) -> np.ndarray:
+        """Frame feature `key` for every committed frame (the first `stop` of them): never the frames a writer killed
+        mid-episode left past the last commit."""
+        n = self.n_frames
+        return self.read(f"data/{key}", 0, n if stop is None else min(stop, n))
+
     def read(self, key: str, start: int, stop: int) -> np.ndarray:
         """Rows `start`..`stop` of array `key` ('data/<frame key>': frames; 'meta/<key>': episodes); a chunk that
         cannot be decoded is a StoreError naming the store, the array and the episodes."""

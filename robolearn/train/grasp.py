@@ -111,8 +111,7 @@ def depth_statistics(stores: Sequence[EpisodeStore], frames: int = 2048) -> tupl
         if "depth" not in s.frame_features:
             raise ConfigError(f"{s.source}: model.depth_input = true, and this store has no depth images; collect "
                               "with [camera] depth = true in the env TOML")  # fmt: skip
-    d = np.concatenate([np.asarray(s.read("data/depth", 0, min(frames, s.n_frames)), np.float32).ravel()
-                        for s in stores])  # fmt: skip
+    d = np.concatenate([np.asarray(s.frames("depth", frames), np.float32).ravel() for s in stores])
     return float(d.mean()), float(max(d.std(), 1e-3))
 
 
