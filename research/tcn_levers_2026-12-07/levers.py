@@ -5,6 +5,7 @@
 Each variant is the experiment's multi-view TCN (policies/tcn.toml, the KUKA's training episodes, views 0-2, view 3
 held out) with one thing changed. Two runs at a time, one thread each; then one `robolearn eval-embedding` of all of
 them beside the untrained network and pixels on the held-out episodes. A rerun continues unfinished runs.
+Run at a0c71d7: `data.shift` (shift4) left the library after this run (it was not kept).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ import torch
 from pydantic import Field
 
 from robolearn.config import ConfigError, validate
-from robolearn.data.augment import color_jitter, random_shift, shift_offsets
+from robolearn.data.augment import color_jitter
 from robolearn.data.info import dataset_stores
 from robolearn.data.store import EpisodeStore, StoreError
 from robolearn.data.stream import held_out
@@ -42,7 +42,6 @@ class TCNDataConfig(run.StoresConfig):
     stride: int = Field(1, ge=1, description="frames between a window's moments")
     views: list[int] | None = Field(None, description="the views training uses; the others are held out (None: all)")
     color_jitter: float = Field(0.1, ge=0, le=1, description="brightness/contrast/channel gain, on device")
-    shift: int = Field(0, ge=0, le=32, description="random shift: pad by this many pixels, crop back (0: none)")
     memory_limit_mb: int = Field(4096, ge=1, description="the selected episodes' frames are read into memory")
 
 
@@ -222,12 +221,7 @@ def train(cfg: TCNTrainConfig, *, resume: bool = False, source: str = "config", 
         return report
 
     def embed(rgb: np.ndarray, gen: torch.Generator, key: int = 0) -> torch.Tensor:
-        x = torch.from_numpy(rgb).to(acc.device)
-        if cfg.data.shift:
-            offsets = torch.from_numpy(shift_offsets(np.random.default_rng(int(gen.initial_seed())), len(x),
-                                                     cfg.data.shift).T)  # fmt: skip
-            x = random_shift(x, cfg.data.shift, offsets)
-        x = color_jitter(x, cfg.data.color_jitter, gen)
+        x = color_jitter(torch.from_numpy(rgb).to(acc.device), cfg.data.color_jitter, gen)
         with acc.autocast():
             out = model({"rgb": x})
             return (out[0] if key == 0 else out[1]["pose"]).float()
