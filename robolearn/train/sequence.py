@@ -52,6 +52,10 @@ class SequenceConfig(Config):
     elites: int = Field(4, ge=1, description="the best of them each moment's mean and spread are refitted to")
     init_std: float = Field(0.5, gt=0, description="the spread the first iteration draws with (actions in [-1, 1])")
     min_std: float = Field(0.05, ge=0, description="the spread never falls below this, so the search goes on")
+    smoothing: float = Field(1.0, gt=0, le=1, description="each iteration moves the mean and spread this fraction "
+                             "of the way to the elites' (1: all the way)")  # fmt: skip
+    discount: float = Field(1.0, gt=0, le=1, description="a moment's elites are ranked by its reward to go, each "
+                            "later step's weighted by this per step (1: the plain sum)")  # fmt: skip
 
     @model_validator(mode="after")
     def _check(self) -> SequenceConfig:
@@ -97,16 +101,28 @@ def play(env: ImitationEnv, actions: np.ndarray) -> tuple[np.ndarray, dict[str, 
     return np.asarray(rewards, np.float64), info
 
 
+def reward_to_go(rewards: np.ndarray, discount: float = 1.0) -> np.ndarray:
+    """(samples, horizon) rewards -> each moment's reward from it on, step k after it weighted by discount ** k."""
+    if discount == 1:
+        return np.cumsum(rewards[:, ::-1], axis=1)[:, ::-1]
+    to_go = np.array(rewards, np.float64)
+    for t in range(to_go.shape[1] - 2, -1, -1):
+        to_go[:, t] += discount * to_go[:, t + 1]
+    return to_go
+
+
 def iterate(env: ImitationEnv, seq: ActionSequence, cfg: SequenceConfig, rng: np.random.Generator) -> None:
     """One CEM iteration: play `cfg.samples` draws, refit each moment to its elites by the reward from it on."""
     mean, std = seq.mean.numpy(), seq.std.numpy()
     draws = np.clip(mean + std * rng.standard_normal((cfg.samples, *mean.shape)), -1.0, 1.0)
     rewards = np.stack([play(env, d)[0] for d in draws])  # (samples, horizon)
-    to_go = np.cumsum(rewards[:, ::-1], axis=1)[:, ::-1]
+    to_go = reward_to_go(rewards, cfg.discount)
     best = np.argsort(to_go, axis=0, kind="stable")[-cfg.elites :]  # (elites, horizon)
     elite = np.take_along_axis(draws, best[:, :, None], axis=0)
-    seq.mean.copy_(torch.from_numpy(elite.mean(0)))
-    seq.std.copy_(torch.from_numpy(np.maximum(elite.std(0), cfg.min_std)))
+    rho = cfg.smoothing
+    new_mean, new_std = (1 - rho) * mean + rho * elite.mean(0), (1 - rho) * std + rho * elite.std(0)
+    seq.mean.copy_(torch.from_numpy(new_mean))
+    seq.std.copy_(torch.from_numpy(np.maximum(new_std, cfg.min_std)))
 
 
 class SequenceAgent:
