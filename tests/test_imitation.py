@@ -196,6 +196,15 @@ def test_the_sequence_learner_learns_the_path_from_the_true_pose_and_resumes_bit
     assert split["val"]["pose_error_cm"] == whole["val"]["pose_error_cm"]
 
 
+def test_the_reward_to_go_weights_each_later_step_by_the_discount():
+    from robolearn.train.sequence import reward_to_go
+
+    rewards = np.array([[1.0, 2.0, 4.0], [0.0, -1.0, 3.0]])
+    assert np.array_equal(reward_to_go(rewards), [[7.0, 6.0, 4.0], [2.0, 2.0, 3.0]])  # the plain sum
+    assert np.allclose(reward_to_go(rewards, 0.5), [[1 + 1 + 1, 2 + 2, 4], [0 - 0.5 + 0.75, -1 + 1.5, 3]])
+    assert np.array_equal(rewards, [[1.0, 2.0, 4.0], [0.0, -1.0, 3.0]])  # left as it was
+
+
 def test_a_sequence_toml_with_more_elites_than_samples_is_one_line(demo, tmp_path, run_cli):
     toml = tmp_path / "seq.toml"
     toml.write_text(f'kind = "sequence"\n[learner]\nsamples = 4\nelites = 4\n[imitation]\ndemo = "{demo}"\n')

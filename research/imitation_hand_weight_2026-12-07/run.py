@@ -5,9 +5,9 @@
 One run of the comparison's object bound (`true_state`, the sequence learner, 20,000 env steps, seed = the
 demonstration's episode, camera 1 seeing demonstration camera 0's scene) with robolearn.train.imitation.HAND_M set
 to --weight (the library's value: 0.1 metres of reward per unit of sin / cos yaw or gripper opening). Writes
-<out>/w<weight>-e<episode>[-r<smoothing>][-d<discount>]/ (the run, summary.json); a rerun continues it.
---smoothing and --discount: the learner's (robolearn.train.sequence.SequenceConfig), for
-../imitation_smoothing_2026-12-07.
+<out>/w<weight>-e<episode>[-d<discount>]/ (the run, summary.json); a rerun continues it. --discount: the
+learner's (robolearn.train.sequence.SequenceConfig), for ../imitation_smoothing_2026-12-07. The smoothing runs
+(-r<smoothing>) were made at d4b6703, with a --smoothing option; smoothing left the library after them.
 """
 
 from __future__ import annotations
@@ -28,17 +28,15 @@ def main() -> None:
     ap.add_argument("--demo", default="out/tcn_levers/data/kuka_test")
     ap.add_argument("--steps", type=int, default=20_000)
     ap.add_argument("--out", type=Path, default=Path("out/imitation_hand"))
-    ap.add_argument("--smoothing", type=float, default=1.0, help="the learner's smoothing (1: the library's default)")
     ap.add_argument("--discount", type=float, default=1.0, help="the learner's discount (1: the library's default)")
     args = ap.parse_args()
     imitation.HAND_M = args.weight  # read by ImitationEnv.reward at each step
-    out = args.out / (f"w{args.weight:g}-e{args.episode}" + (f"-r{args.smoothing:g}" if args.smoothing != 1 else "")
-                      + (f"-d{args.discount:g}" if args.discount != 1 else ""))
+    out = args.out / (f"w{args.weight:g}-e{args.episode}" + (f"-d{args.discount:g}" if args.discount != 1 else ""))
     every = args.steps // 4
     cfg = SequenceTrainConfig(
         imitation=ImitationConfig(demo=args.demo, episode=args.episode, demo_view=0, agent_view=1,
                                   reward="true_state", task="objects"),
-        learner=SequenceConfig(smoothing=args.smoothing, discount=args.discount), steps=args.steps, seed=args.episode, eval_every=every,
+        learner=SequenceConfig(discount=args.discount), steps=args.steps, seed=args.episode, eval_every=every,
         checkpoint_every=every, out=str(out))  # fmt: skip
     summary = train(cfg, resume=out.exists(), progress=False)
     print(json.dumps({"weight": args.weight, "episode": args.episode, **summary}, default=str))
