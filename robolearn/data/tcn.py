@@ -31,7 +31,7 @@ def multiview_windows(ends: Sequence[int], rng: np.random.Generator, *, episodes
     if len(fit) < episodes:
         raise StoreError(f"{len(fit)} episode(s) hold a time window of {window} frames {stride} apart ({span} frames; "
                          f"the longest has {int(lengths.max(initial=0))}), and a batch takes {episodes}: use shorter "
-                         "windows, fewer episodes a batch or longer episodes")  # fmt: skip
+                         "windows, a smaller stride, fewer episodes a batch or longer episodes")  # fmt: skip
     chosen = rng.choice(fit, episodes, replace=False)
     first = starts[chosen] + (rng.random(episodes) * (lengths[chosen] - span + 1)).astype(np.int64)
     return (first[:, None] + stride * np.arange(window)[None, :]).reshape(-1)
