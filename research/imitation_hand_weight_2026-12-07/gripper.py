@@ -14,6 +14,9 @@ from robolearn.data import open_dataset
 from robolearn.train.imitation import ImitationConfig, ImitationEnv
 from robolearn.train.sequence import load_sequence, play
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "imitation_object_bound_2026-12-07"))
+from diagnose import tips_and_hands  # noqa: E402  (the same play, recording grasp point and hand)
+
 DEMO = "out/tcn_levers/data/kuka_test"
 RUNS = Path(sys.argv[1] if len(sys.argv) > 1 else "out/imitation_hand")
 
@@ -30,15 +33,7 @@ def main() -> None:
         ep = dataset[k]
         env = ImitationEnv(ImitationConfig(demo=DEMO, episode=k, reward="true_state"))
         seq = load_sequence(run / "best").mean.numpy()
-        env.reset()
-        tips, hands = [], []
-        for a in seq:
-            obs, _, terminated, truncated, info = env.step(a.astype(np.float32))
-            tips.append(info["labels"]["tip"][:3])
-            hands.append(obs["state"][3:6])
-            if terminated or truncated:
-                break
-        tips, hands = np.asarray(tips), np.asarray(hands)
+        tips, hands = tips_and_hands(env, seq)
         demo_tip, demo_open = ep["tip"][1:, :3], ep["state"][1:, 5]
         close = int(np.argmax(demo_open < 0.99))
         actions = ep["action"].astype(np.float64)

@@ -101,9 +101,8 @@ def play(env: ImitationEnv, actions: np.ndarray) -> tuple[np.ndarray, dict[str, 
 
 
 def reward_to_go(rewards: np.ndarray, discount: float = 1.0) -> np.ndarray:
-    """(samples, horizon) rewards -> each moment's reward from it on, step k after it weighted by discount ** k."""
-    if discount == 1:
-        return np.cumsum(rewards[:, ::-1], axis=1)[:, ::-1]
+    """(samples, horizon) rewards -> each moment's reward from it on, step k after it weighted by discount ** k
+    (at 1, bit for bit the plain sum, as np.cumsum from the end gives it)."""
     to_go = np.array(rewards, np.float64)
     for t in range(to_go.shape[1] - 2, -1, -1):
         to_go[:, t] += discount * to_go[:, t + 1]
